@@ -1,0 +1,64 @@
+"""Errors shared by both clients and the engine.
+
+Every remote error carries the side, the remote code, a message fit for a
+finance user and, when the remote API names it, the offending field. Messages
+never contain credentials: clients build them from response bodies only.
+"""
+
+
+class SyncError(Exception):
+    """Base of everything the engine raises on purpose."""
+
+
+class RemoteError(SyncError):
+    side = "remote"
+    retryable = False
+
+    def __init__(self, message, code=None, field=None, status=None, detail=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+        self.status = status
+        self.detail = detail
+
+    def __str__(self):
+        parts = [f"{self.side} error"]
+        if self.code:
+            parts.append(str(self.code))
+        text = " ".join(parts) + f": {self.message}"
+        if self.detail and self.detail not in self.message:
+            text += f" ({self.detail})"
+        if self.field:
+            text += f" [field: {self.field}]"
+        return text
+
+
+class ReconnectNeeded(RemoteError):
+    """The stored credentials no longer work; an administrator must reconnect."""
+
+
+class RateLimited(RemoteError):
+    """The remote side asked us to slow down and retries ran out."""
+
+    retryable = True
+
+
+class RemoteUnavailable(RemoteError):
+    """5xx, timeouts and dropped connections after bounded retries."""
+
+    retryable = True
+
+
+class MalformedResponse(RemoteError):
+    """The remote side answered with something that is not the JSON we expect."""
+
+    retryable = True
+
+
+class ConfigError(SyncError):
+    """The connection's configuration is incomplete or wrong."""
+
+
+class SyncAlreadyRunning(SyncError):
+    """Another run holds this connection (rule ``schedule``: one sync at a time)."""

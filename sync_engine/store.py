@@ -1,0 +1,306 @@
+"""The state the engine keeps between runs, behind a small interface.
+
+``Store`` is what the engine needs: the link map (QBO id <-> Bill.com id per
+object type, with the versions and the values last synced), cursors for
+incremental reads, the run log, a per-connection lock so two runs never sync
+the same connection at once, and the records to re-read after a failure.
+
+``SQLiteStore`` is the embedded default. The Odoo add-on implements the same
+interface over its models. Every method works on batches: no call per record.
+"""
+import json
+import os
+import sqlite3
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+from .errors import SyncAlreadyRunning
+
+
+@dataclass
+class Link:
+    object_type: str
+    qbo_id: str
+    billcom_id: str
+    qbo_version: str = None       # QBO SyncToken after the last sync
+    billcom_version: str = None   # Bill.com updatedTime after the last sync
+    snapshot: dict = None         # the canonical values both sides held at the last sync
+    last_synced: str = None
+
+    def key(self):
+        return (self.object_type, self.qbo_id, self.billcom_id)
+
+
+@dataclass
+class RunLine:
+    object_type: str
+    direction: str          # 'qbo_to_billcom' | 'billcom_to_qbo' | 'none'
+    action: str             # create | update | link | skip | conflict | error
+    record: str             # what a finance user recognises: "Bill NW-2025-0042 (Northwind)"
+    qbo_id: str = None
+    billcom_id: str = None
+    rule_code: str = None
+    message: str = None
+    field: str = None
+    remote_error: str = None
+    diff: dict = None       # field -> [old, new]
+    state: str = "done"     # planned | done | failed
+
+    def as_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    trigger: str
+    user: str
+    started: str
+    ended: str
+    state: str
+    counts: dict = field(default_factory=dict)
+    message: str = None
+
+
+class Store:
+    """Interface the engine uses. Implementations must make ``save_links``
+    durable before returning: the executor calls it right after each write
+    succeeds, so a crash afterwards never loses a link."""
+
+    # links
+    def load_links(self, object_types=None):
+        """All links (optionally of some types) as a list of ``Link``."""
+        raise NotImplementedError
+
+    def save_links(self, links):
+        raise NotImplementedError
+
+    # cursors
+    def get_cursors(self):
+        raise NotImplementedError
+
+    def set_cursors(self, cursors):
+        raise NotImplementedError
+
+    # records to read again next run (failed or held back)
+    def get_retries(self):
+        raise NotImplementedError
+
+    def set_retries(self, retries):
+        raise NotImplementedError
+
+    # runs
+    def begin_run(self, trigger, user=None):
+        """Take the connection's lock and open a run; raise SyncAlreadyRunning
+        if another live run holds it."""
+        raise NotImplementedError
+
+    def add_run_lines(self, run_id, lines):
+        raise NotImplementedError
+
+    def update_progress(self, run_id, done, total, stage=None):
+        pass
+
+    def end_run(self, run_id, state, counts, message=None):
+        """Close the run and release the lock."""
+        raise NotImplementedError
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    object_type TEXT NOT NULL,
+    qbo_id TEXT NOT NULL,
+    billcom_id TEXT NOT NULL,
+    qbo_version TEXT,
+    billcom_version TEXT,
+    snapshot TEXT,
+    last_synced TEXT,
+    PRIMARY KEY (object_type, qbo_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS links_billcom ON links (object_type, billcom_id);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS retries (side TEXT, object_type TEXT, remote_id TEXT,
+    PRIMARY KEY (side, object_type, remote_id));
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trigger TEXT, user TEXT, started TEXT, ended TEXT,
+    state TEXT, counts TEXT, message TEXT,
+    progress_done INTEGER DEFAULT 0, progress_total INTEGER DEFAULT 0, stage TEXT
+);
+CREATE TABLE IF NOT EXISTS run_lines (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL, object_type TEXT, direction TEXT, action TEXT,
+    record TEXT, qbo_id TEXT, billcom_id TEXT, rule_code TEXT, message TEXT,
+    field TEXT, remote_error TEXT, diff TEXT, state TEXT
+);
+CREATE INDEX IF NOT EXISTS run_lines_run ON run_lines (run_id);
+CREATE TABLE IF NOT EXISTS lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    run_id INTEGER, host TEXT, pid INTEGER, taken REAL
+);
+"""
+
+
+def _now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SQLiteStore(Store):
+    """Embedded store: one SQLite file per connection (``:memory:`` for tests)."""
+
+    def __init__(self, path):
+        self.path = path
+        self._local = threading.local()
+        self._memory = None
+        if path == ":memory:":
+            self._memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._db().executescript(SCHEMA)
+
+    def _db(self):
+        if self._memory is not None:
+            return self._memory
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def close(self):
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # ------------------------------------------------------------ links
+    def load_links(self, object_types=None):
+        sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, "
+               "snapshot, last_synced FROM links")
+        args = ()
+        if object_types:
+            sql += " WHERE object_type IN (%s)" % ",".join("?" * len(object_types))
+            args = tuple(object_types)
+        return [Link(t, q, b, qv, bv, json.loads(s) if s else None, ls)
+                for t, q, b, qv, bv, s, ls in self._db().execute(sql, args)]
+
+    def save_links(self, links):
+        if not links:
+            return
+        rows = [(l.object_type, l.qbo_id, l.billcom_id, l.qbo_version, l.billcom_version,
+                 json.dumps(l.snapshot, sort_keys=True) if l.snapshot is not None else None,
+                 l.last_synced or _now_iso()) for l in links]
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO links (object_type, qbo_id, billcom_id, qbo_version, billcom_version,"
+                " snapshot, last_synced) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT (object_type, qbo_id) DO UPDATE SET billcom_id=excluded.billcom_id,"
+                " qbo_version=excluded.qbo_version, billcom_version=excluded.billcom_version,"
+                " snapshot=excluded.snapshot, last_synced=excluded.last_synced", rows)
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+
+    # ---------------------------------------------------------- cursors
+    def get_cursors(self):
+        return dict(self._db().execute("SELECT name, value FROM cursors"))
+
+    def set_cursors(self, cursors):
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name)"
+                       " DO UPDATE SET value=excluded.value", list(cursors.items()))
+        db.execute("COMMIT")
+
+    def get_retries(self):
+        return [tuple(r) for r in self._db().execute("SELECT side, object_type, remote_id FROM retries")]
+
+    def set_retries(self, retries):
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM retries")
+        db.executemany("INSERT OR IGNORE INTO retries VALUES (?, ?, ?)", list(retries))
+        db.execute("COMMIT")
+
+    # ------------------------------------------------------------- runs
+    def begin_run(self, trigger, user=None):
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT run_id, host, pid FROM lock WHERE id = 1").fetchone()
+            if row and row[0] is not None:
+                run_id, host, pid = row
+                holder_alive = host != socket.gethostname() or _pid_alive(pid)
+                if holder_alive:
+                    raise SyncAlreadyRunning(
+                        f"A sync is already running for this connection (run {run_id}); "
+                        "wait for it to finish.")
+                # the holder died without closing its run: mark it and take over
+                db.execute("UPDATE runs SET state='interrupted', ended=? WHERE id=? AND ended IS NULL",
+                           (_now_iso(), run_id))
+            cur = db.execute("INSERT INTO runs (trigger, user, started, state) VALUES (?,?,?,?)",
+                             (trigger, user, _now_iso(), "running"))
+            run_id = cur.lastrowid
+            db.execute("INSERT INTO lock (id, run_id, host, pid, taken) VALUES (1,?,?,?,?)"
+                       " ON CONFLICT (id) DO UPDATE SET run_id=excluded.run_id, host=excluded.host,"
+                       " pid=excluded.pid, taken=excluded.taken",
+                       (run_id, socket.gethostname(), os.getpid(), time.time()))
+            db.execute("COMMIT")
+            return run_id
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+
+    def add_run_lines(self, run_id, lines):
+        if not lines:
+            return
+        rows = [(run_id, l.object_type, l.direction, l.action, l.record, l.qbo_id, l.billcom_id,
+                 l.rule_code, l.message, l.field, l.remote_error,
+                 json.dumps(l.diff, sort_keys=True, default=str) if l.diff else None, l.state)
+                for l in lines]
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO run_lines (run_id, object_type, direction, action, record, qbo_id,"
+                       " billcom_id, rule_code, message, field, remote_error, diff, state)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.execute("COMMIT")
+
+    def update_progress(self, run_id, done, total, stage=None):
+        self._db().execute("UPDATE runs SET progress_done=?, progress_total=?, stage=? WHERE id=?",
+                           (done, total, stage, run_id))
+
+    def end_run(self, run_id, state, counts, message=None):
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE runs SET ended=?, state=?, counts=?, message=? WHERE id=?",
+                   (_now_iso(), state, json.dumps(counts, sort_keys=True), message, run_id))
+        db.execute("UPDATE lock SET run_id=NULL, pid=NULL WHERE id=1 AND run_id=?", (run_id,))
+        db.execute("COMMIT")
+
+    # ---------------------------------------------------- reading the log
+    def runs(self):
+        rows = self._db().execute("SELECT id, trigger, user, started, ended, state, counts, message"
+                                  " FROM runs ORDER BY id")
+        return [RunSummary(i, t, u, s, e, st, json.loads(c) if c else {}, m)
+                for i, t, u, s, e, st, c, m in rows]
+
+    def run_lines(self, run_id):
+        rows = self._db().execute(
+            "SELECT object_type, direction, action, record, qbo_id, billcom_id, rule_code, message,"
+            " field, remote_error, diff, state FROM run_lines WHERE run_id=? ORDER BY id", (run_id,))
+        return [RunLine(*r[:10], diff=json.loads(r[10]) if r[10] else None, state=r[11]) for r in rows]
