@@ -1,0 +1,74 @@
+"""The embedded SQLite store: links survive, one run at a time, a dead run's lock is taken over."""
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from sync_engine.errors import SyncAlreadyRunning
+from sync_engine.store import Link, RunLine, SQLiteStore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(str(tmp_path / "state.sqlite"))
+    yield s
+    s.close()
+
+
+def test_links_are_saved_durably_and_read_back(tmp_path, store):
+    store.save_links([Link("vendor", "46", "00902ABC", "1", "t1", {"qbo": {"name": "Norton"}}),
+                      Link("bill", "126", "00n02XYZ", "0", "t2", None)])
+    again = SQLiteStore(str(tmp_path / "state.sqlite"))
+    links = {l.qbo_id: l for l in again.load_links()}
+    assert links["46"].billcom_id == "00902ABC" and links["46"].snapshot == {"qbo": {"name": "Norton"}}
+    assert [l.qbo_id for l in again.load_links(["bill"])] == ["126"]
+    # saving again updates in place (a re-synced record keeps one link)
+    again.save_links([Link("vendor", "46", "00902ABC", "2", "t3", {"qbo": {"name": "Norton Lumber"}})])
+    assert [l.qbo_version for l in again.load_links(["vendor"])] == ["2"]
+
+
+def test_a_billcom_id_is_linked_once_per_object_type(store):
+    store.save_links([Link("vendor", "46", "00902ABC")])
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_links([Link("vendor", "47", "00902ABC")])
+
+
+def test_cursors_and_retries(store):
+    store.set_cursors({"qbo": "100", "billcom": "200"})
+    store.set_cursors({"qbo": "150"})
+    assert store.get_cursors() == {"qbo": "150", "billcom": "200"}
+    store.set_retries([("qbo", "bill", "1"), ("billcom", "vendor", "009x")])
+    assert sorted(store.get_retries()) == [("billcom", "vendor", "009x"), ("qbo", "bill", "1")]
+    store.set_retries([])
+    assert store.get_retries() == []
+
+
+def test_one_run_at_a_time_and_the_log(store):
+    run_id = store.begin_run("cron", "scheduler")
+    with pytest.raises(SyncAlreadyRunning, match="already running"):
+        store.begin_run("manual", "alice")
+    store.add_run_lines(run_id, [RunLine("bill", "qbo_to_billcom", "skip", "Bill PG-OCT", qbo_id="9",
+                                         rule_code="paid_in_qbo", message="Fully paid", diff={"x": [1, 2]})])
+    store.end_run(run_id, "done", {"bill|qbo_to_billcom|skip": 1})
+    second = store.begin_run("manual", "alice")
+    assert second != run_id
+    store.end_run(second, "done", {})
+    runs = store.runs()
+    assert [r.state for r in runs] == ["done", "done"]
+    lines = store.run_lines(run_id)
+    assert lines[0].rule_code == "paid_in_qbo" and lines[0].diff == {"x": [1, 2]}
+
+
+def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
+    path = str(tmp_path / "state.sqlite")
+    code = ("import sys; sys.path.insert(0, %r); from sync_engine.store import SQLiteStore; "
+            "SQLiteStore(%r).begin_run('cron')" % (ROOT, path))
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(tmp_path))
+    store = SQLiteStore(path)
+    run_id = store.begin_run("manual")
+    states = {r.run_id: r.state for r in store.runs()}
+    assert states[run_id] == "running" and list(states.values()).count("interrupted") == 1
