@@ -1,0 +1,100 @@
+"""Canonical records: what a QBO object and its Bill.com twin have in common.
+
+A ``Record`` is read from one side. ``values`` holds the synced fields in a
+side-neutral form (money as 2-decimal strings, dates as ISO strings,
+references as ``Ref`` to a record on the same side) and is what the planner
+compares and what the link map remembers as the last synced state. ``facts``
+holds what the rules need but never syncs (balance, currency, approval,
+attachments, deleted...).
+"""
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e13")  # beyond any bill either system accepts
+
+
+class MappingError(ValueError):
+    """A remote object cannot be read or written: names the record and field."""
+
+    def __init__(self, field, message, record=None):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.record = record
+
+    def __str__(self):
+        return f"{self.record + ': ' if self.record else ''}{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another record of ``object_type`` on the record's own side."""
+    object_type: str
+    remote_id: str
+    name: str = None
+
+
+@dataclass
+class Record:
+    object_type: str
+    side: str                 # 'qbo' | 'billcom'
+    remote_id: str
+    version: str              # QBO SyncToken / Bill.com updatedTime
+    values: dict
+    label: str
+    natural_key: tuple = None
+    facts: dict = field(default_factory=dict)
+    raw: dict = None
+
+    @property
+    def deleted(self):
+        return bool(self.facts.get("deleted"))
+
+
+def money(value, field_name):
+    """A JSON amount as an exact 2-decimal string; rejects what is not money."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise MappingError(field_name, f"amount is missing or not a number ({value!r})")
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise MappingError(field_name, f"amount is not a number ({value!r})") from None
+    if not amount.is_finite():
+        raise MappingError(field_name, f"amount is not a finite number ({value!r})")
+    if abs(amount) >= MAX_AMOUNT:
+        raise MappingError(field_name, f"amount is too large ({value!r})")
+    if amount != amount.quantize(CENT):
+        raise MappingError(field_name, f"amount has fractions of a cent ({value!r})")
+    return str(amount.quantize(CENT))
+
+
+def text(value, field_name, max_len=None, required=False):
+    if value is None or value == "":
+        if required:
+            raise MappingError(field_name, "is required but empty")
+        return None
+    if isinstance(value, (dict, list)):
+        raise MappingError(field_name, f"expected text, got {type(value).__name__}")
+    value = str(value).strip()
+    if max_len and len(value) > max_len:
+        raise MappingError(field_name, f"is longer than {max_len} characters ({len(value)})")
+    if required and not value:
+        raise MappingError(field_name, "is required but empty")
+    return value or None
+
+
+def date(value, field_name, required=False):
+    if not value:
+        if required:
+            raise MappingError(field_name, "date is required")
+        return None
+    if not isinstance(value, str) or len(value) < 10:
+        raise MappingError(field_name, f"is not a date ({value!r})")
+    day = value[:10]
+    try:
+        import datetime
+        datetime.date.fromisoformat(day)
+    except ValueError:
+        raise MappingError(field_name, f"is not a date ({value!r})") from None
+    return day
