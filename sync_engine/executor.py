@@ -1,0 +1,488 @@
+"""Carries a Plan out, in dependency order, without deciding anything new.
+
+* lists -> vendors/customers -> documents -> payments (``config.OBJECT_TYPES``);
+* QBO writes go in batches of at most 30, each batch with a ``requestid``
+  derived from the source records and their versions, so a retried batch is
+  replayed by QBO instead of done twice;
+* Bill.com writes use the bulk endpoints where they exist and otherwise run
+  up to 3 at a time (the per-organization limit);
+* each link is saved as soon as its write succeeds, before the next write, so
+  a crash loses no link: the next run matches what an interrupted write created
+  by its natural key (or the payment's origin mark) instead of creating it again;
+* a record that fails becomes a run line naming the record, the field and the
+  remote error, and the run goes on.
+"""
+import hashlib
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .config import OBJECT_TYPES
+from .errors import RemoteError, SyncError
+from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO,
+                      billcom_body, neutral, qbo_body, qbo_update_body, read_billcom, read_qbo)
+from .planner import BC_TO_QBO, QBO_TO_BC, LinkIndex
+from .qbo.client import BatchItem
+from .records import MappingError
+from .secrets import Scrubber
+from .store import Link
+
+_log = logging.getLogger(__name__)
+
+QBO_BATCH_SIZE = 30
+BILLCOM_WORKERS = 3
+# Bill.com collections with a bulk create endpoint
+BILLCOM_BULK = {"vendors", "bills", "vendor-credits", "credit-memos", "classifications/chart-of-accounts",
+                "classifications/accounting-classes", "classifications/locations", "classifications/items"}
+
+
+class StopRun(Exception):
+    """Raised to stop a run between writes (progress said stop, or a test's k-th write)."""
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    state: str                      # done | partial | failed | interrupted
+    counts: dict = field(default_factory=dict)
+    lines: list = field(default_factory=list)
+    message: str = None
+    plan: object = None
+
+
+class Executor:
+    def __init__(self, config, store, remote, run_id, progress=None, stop_after_writes=None):
+        self.config = config
+        self.store = store
+        self.remote = remote
+        self.run_id = run_id
+        self.progress = progress
+        self.stop_after_writes = stop_after_writes
+        self.writes = 0
+        self.scrub = Scrubber(config.secrets())
+        self.lines = []
+        self.retries = set()
+        self._defaults = None
+
+    # ------------------------------------------------------------ the run
+    def run(self, make_plan):
+        state, message, plan = "done", None, None
+        try:
+            plan = make_plan()
+            self.links = LinkIndex(self.store.load_links())
+            self.facts = plan.facts
+            self._log_decisions(plan)
+            total = len(plan.writes()) + sum(1 for i in plan.items if i.line.action == "link")
+            self.done, self.total = 0, total
+            for otype in OBJECT_TYPES:
+                items = [i for i in plan.items if i.object_type == otype]
+                if items:
+                    self.apply_type(otype, items)
+        except StopRun as stop:
+            state, message = "interrupted", str(stop) or "Stopped; the next run resumes where this one stopped."
+        except (SyncError, RemoteError) as exc:
+            state, message = "failed", self.scrub(str(exc))
+            _log.warning("sync run %s failed: %s", self.run_id, message)
+        except Exception as exc:  # a bug must still close the run and release the lock
+            state, message = "failed", self.scrub(f"Unexpected error: {exc!r}")
+            _log.exception("sync run %s failed", self.run_id)
+        failed = sum(1 for l in self.lines if l.state == "failed" or l.action == "error")
+        if state == "done":
+            if failed:
+                state = "partial"
+                message = f"{failed} record(s) could not be synced; see the run lines."
+            self.store.set_cursors(plan.cursors)
+            self.store.set_retries(sorted(self.retries))
+        counts = self.counts()
+        self.store.end_run(self.run_id, state, counts, message)
+        return RunResult(self.run_id, state, counts, self.lines, message, plan)
+
+    def counts(self):
+        tally = Counter()
+        for line in self.lines:
+            action = "failed" if line.state == "failed" else line.action
+            tally[f"{line.object_type}|{line.direction}|{action}"] += 1
+        return dict(tally)
+
+    def _log_decisions(self, plan):
+        """Lines that need no write (skips, conflicts, bad data) are logged at once."""
+        lines = []
+        for item in plan.items:
+            if item.line.action in ("skip", "conflict", "error"):
+                item.line.state = "done"
+                lines.append(item.line)
+                if item.line.rule_code in ("conflict", "missing_reference", "bad_data"):
+                    self._retry(item)
+        self._emit(lines)
+
+    def _emit(self, lines):
+        for line in lines:
+            for name in ("message", "remote_error", "record"):
+                value = getattr(line, name)
+                if value:
+                    setattr(line, name, self.scrub(value))
+        self.lines.extend(lines)
+        self.store.add_run_lines(self.run_id, lines)
+
+    def _retry(self, item):
+        line = item.line
+        if line.qbo_id:
+            self.retries.add(("qbo", line.object_type, line.qbo_id))
+        if line.billcom_id:
+            self.retries.add(("billcom", line.object_type, line.billcom_id))
+
+    def _wrote(self):
+        """Called right after each remote write returns, before its links are saved."""
+        self.writes += 1
+        if self.stop_after_writes is not None and self.writes >= self.stop_after_writes:
+            raise StopRun(f"Stopped after write {self.writes}.")
+
+    def _advance(self, n, stage):
+        self.done += n
+        if self.progress and self.progress(self.done, self.total, stage) is False:
+            raise StopRun("Stopped between batches; the next run resumes where this one stopped.")
+
+    # ------------------------------------------------------------ per type
+    def apply_type(self, otype, items):
+        links = [i for i in items if i.line.action == "link"]
+        if links:
+            self.save_matches(otype, links)
+        for direction in (QBO_TO_BC, BC_TO_QBO):
+            creates = [i for i in items if i.line.action == "create" and i.line.direction == direction]
+            updates = [i for i in items if i.line.action == "update" and i.line.direction == direction]
+            if direction == BC_TO_QBO:
+                if creates:
+                    self.qbo_writes(otype, creates, "create")
+                if updates:
+                    self.qbo_writes(otype, updates, "update")
+            else:
+                if creates:
+                    self.billcom_creates(otype, creates)
+                if updates:
+                    self.billcom_updates(otype, updates)
+
+    def save_matches(self, otype, items):
+        """Records found on both sides: link them, write nothing."""
+        new_links = []
+        for item in items:
+            q, b = (item.source, item.target) if item.source.side == "qbo" else (item.target, item.source)
+            new_links.append(self._link(otype, q, b))
+            item.line.state = "done"
+        self._save(new_links)
+        self._emit([i.line for i in items])
+        self._advance(len(items), f"{otype}: linked")
+
+    def _link(self, otype, q, b):
+        snapshot = None
+        if otype not in ("bill_payment", "received_payment"):
+            snapshot = {"qbo": neutral(q.values, self.links.qbo_token),
+                        "billcom": neutral(b.values, self.links.billcom_token)}
+        return Link(otype, q.remote_id, b.remote_id, q.version, b.version, snapshot,
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+    def _save(self, links):
+        for link in links:
+            self.links.add(link)
+        self.store.save_links(links)
+
+    def _fail(self, item, exc):
+        item.line.state = "failed"
+        if isinstance(exc, RemoteError):
+            item.line.remote_error = self.scrub(str(exc))
+            item.line.field = item.line.field or exc.field
+            item.line.message = self.scrub(exc.message)
+        elif isinstance(exc, MappingError):
+            item.line.field = exc.field
+            item.line.message = self.scrub(f"{exc.field}: {exc.message}")
+        else:
+            item.line.message = self.scrub(f"Unexpected error: {exc!r}")
+        self._retry(item)
+
+    # ------------------------------------------------------------ QBO side
+    def qbo_defaults(self):
+        """Accounts and items QBO needs for records that come from Bill.com without
+        them (read once, only when such a record is written)."""
+        if self._defaults is None:
+            settings = self.config.settings
+            ctx = {"ap_account_id": settings.ap_account_id, "ar_account_id": settings.ar_account_id}
+            accounts = list(self.remote.qbo.query("select * from Account"))
+            by_type = {}
+            for acc in accounts:
+                by_type.setdefault(acc.get("AccountType"), []).append(acc)
+                if acc.get("Name") == "Uncategorized Expense":
+                    ctx["expense_account_id"] = acc["Id"]
+            ctx.setdefault("expense_account_id", next((a["Id"] for a in by_type.get("Expense", [])), None))
+            services = [a for a in by_type.get("Income", []) if a.get("Name") == "Services"]
+            ctx["income_account_id"] = (services or by_type.get("Income") or [{}])[0].get("Id")
+            item = next(iter(self.remote.qbo.query("select * from Item where Type = 'Service'")), None)
+            ctx["service_item_id"] = item["Id"] if item else None
+            self._defaults = ctx
+        return dict(self._defaults)
+
+    def _qbo_ctx(self, otype, item):
+        ctx = self.qbo_defaults() if otype in DOCUMENT_TYPES + ("item",) else {
+            "ap_account_id": self.config.settings.ap_account_id, "ar_account_id": self.config.settings.ar_account_id}
+        ctx["keep_classes"] = not (otype == "invoice" and item.line.rule_code == "class_per_line")
+        ctx["class_per_txn"] = otype == "invoice" and self.facts.get("class_per_txn")
+        return ctx
+
+    def _qbo_request(self, otype, item, operation):
+        """(entity, body) for one record going to QBO."""
+        entity = ENTITIES[otype][0]
+        if otype in ("bill_payment", "received_payment"):
+            return entity, self._qbo_payment_body(otype, item)
+        ctx = self._qbo_ctx(otype, item)
+        resolve = self._resolver(self.links.to_qbo, "QuickBooks")
+        if operation == "create":
+            return entity, qbo_body(otype, item.values, resolve, ctx)
+        current = item.target
+        if current is None:  # not changed in QBO: its version is the one we last saw
+            link = self.links.by_qbo.get((otype, item.line.qbo_id))
+            current = _Current(item.line.qbo_id, link.qbo_version if link else None)
+        return entity, qbo_update_body(otype, item.values, resolve, ctx, current)
+
+    def _resolver(self, lookup, side):
+        def resolve(token):
+            found = lookup(token)
+            if not found:
+                kind, rid = token.split("|", 1)
+                raise MappingError(kind, f"{kind} {rid.replace('bc:', '')} has no {side} twin yet")
+            return found
+        return resolve
+
+    def _qbo_payment_body(self, otype, item):
+        v = item.values
+        resolve = self._resolver(self.links.to_qbo, "QuickBooks")
+        settings = self.config.settings
+        lines = [{"Amount": float(a["amount"]),
+                  "LinkedTxn": [{"TxnId": resolve(a["document"]),
+                                 "TxnType": "Bill" if otype == "bill_payment" else "Invoice"}]}
+                 for a in v["applied"]]
+        total = sum(round(float(a["amount"]) * 100) for a in v["applied"]) / 100
+        note = f"{PAYMENT_MARK_QBO}{item.source.remote_id}"
+        reference = item.source.facts.get("reference")
+        if otype == "bill_payment":
+            if not settings.bank_account_id:
+                raise MappingError("bank_account_id", "the connection has no bank account for bill payments")
+            body = {"VendorRef": {"value": resolve(v["vendor"])}, "PayType": "Check",
+                    "CheckPayment": {"BankAccountRef": {"value": settings.bank_account_id}},
+                    "TotalAmt": total, "Line": lines, "PrivateNote": note}
+            if reference:
+                body["DocNumber"] = str(reference)[:21]
+            if settings.ap_account_id:
+                body["APAccountRef"] = {"value": settings.ap_account_id}
+        else:
+            body = {"CustomerRef": {"value": resolve(v["customer"])}, "TotalAmt": total, "Line": lines,
+                    "PrivateNote": note}
+            if settings.deposit_account_id:
+                body["DepositToAccountRef"] = {"value": settings.deposit_account_id}
+            if reference:
+                body["PaymentRefNum"] = str(reference)[:21]
+        if v.get("date"):
+            body["TxnDate"] = v["date"]
+        return body
+
+    def qbo_writes(self, otype, items, operation):
+        """Create or update records in QBO, 30 to a batch, one requestid a batch."""
+        for start in range(0, len(items), QBO_BATCH_SIZE):
+            chunk = items[start:start + QBO_BATCH_SIZE]
+            batch, ready = [], []
+            for n, item in enumerate(chunk):
+                try:
+                    entity, body = self._qbo_request(otype, item, operation)
+                except MappingError as exc:
+                    self._fail(item, exc)
+                    continue
+                batch.append(BatchItem(f"b{n}", operation, entity, body))
+                ready.append((f"b{n}", item))
+            results = {}
+            if batch:
+                request_id = _request_id(otype, operation, [(i.source.remote_id, i.source.version)
+                                                            for _, i in ready])
+                try:
+                    results = self.remote.qbo.batch(batch, request_id=request_id)
+                except RemoteError as exc:
+                    if not _record_level(exc):
+                        raise
+                    for _, item in ready:
+                        self._fail(item, exc)
+                    ready = []
+                self._wrote()
+            new_links = []
+            stale = []
+            for bid, item in ready:
+                result = results.get(bid)
+                if isinstance(result, RemoteError) or result is None:
+                    if getattr(result, "code", None) == "5010" and operation == "update":
+                        stale.append(item)
+                        continue
+                    self._fail(item, result or RemoteError("no result for this record in the batch"))
+                    continue
+                new_links.append(self._written_qbo(otype, item, result))
+            self._save(new_links)
+            for item in stale:  # our version was old (e.g. a payment touched it): re-read once
+                self._retry_stale_update(otype, item)
+            self._emit([i.line for i in chunk])
+            self._advance(len(chunk), f"{otype}: QuickBooks {operation}")
+
+    def _written_qbo(self, otype, item, obj):
+        item.line.state = "done"
+        q = read_qbo(otype, obj)
+        item.line.qbo_id = q.remote_id
+        if item.source.side == "billcom":
+            return self._link(otype, q, item.source)
+        return self._link(otype, q, item.target)
+
+    def _retry_stale_update(self, otype, item):
+        entity = ENTITIES[otype][0]
+        try:
+            current = read_qbo(otype, self.remote.qbo.read(entity, item.line.qbo_id))
+            item.target = current
+            _, body = self._qbo_request(otype, item, "update")
+            obj = self.remote.qbo.update(entity, body, request_id=_request_id(
+                otype, "update", [(item.source.remote_id, item.source.version), ("qbo", current.version)]))
+        except (RemoteError, MappingError) as exc:
+            if isinstance(exc, RemoteError) and not _record_level(exc):
+                raise
+            self._fail(item, exc)
+            return
+        self._wrote()
+        self._save([self._written_qbo(otype, item, obj)])
+
+    # -------------------------------------------------------- Bill.com side
+    def billcom_creates(self, otype, items):
+        collection = ENTITIES[otype][1]
+        bodies, unwritable = [], []
+        for item in items:
+            try:
+                bodies.append((item, self._billcom_body(otype, item)))
+            except MappingError as exc:
+                self._fail(item, exc)
+                unwritable.append(item.line)
+        self._emit(unwritable)
+        if otype in ("bill_payment", "received_payment"):
+            self._billcom_each(otype, bodies, self._record_payment)
+        elif collection in BILLCOM_BULK:
+            limit = self.remote.billcom.bulk_limit(collection)
+            for start in range(0, len(bodies), limit):
+                chunk = bodies[start:start + limit]
+                try:
+                    created = self.remote.billcom.bulk_create(collection, [b for _, b in chunk])
+                except RemoteError as exc:
+                    if not _record_level(exc):
+                        raise
+                    # all-or-nothing: nothing was created; find the bad record one by one
+                    self._billcom_each(otype, chunk, lambda body: self.remote.billcom.create(collection, body))
+                    continue
+                self._wrote()
+                links = [self._written_billcom(otype, item, obj) for (item, _), obj in zip(chunk, created)]
+                self._save(links)
+                self._emit([item.line for item, _ in chunk])
+                self._advance(len(chunk), f"{otype}: Bill.com create")
+        else:
+            self._billcom_each(otype, bodies, lambda body: self.remote.billcom.create(collection, body))
+
+    def _billcom_body(self, otype, item):
+        resolve = self._resolver(self.links.to_billcom, "Bill.com")
+        if otype == "bill_payment":
+            v = item.values
+            return {"vendorId": resolve(v["vendor"]), "processDate": v.get("date"), "toPrintCheck": False,
+                    "payments": [{"billId": resolve(a["document"]), "amount": float(a["amount"])}
+                                 for a in v["applied"]],
+                    "description": f"{PAYMENT_MARK_BILLCOM}BillPayment {item.source.remote_id}"}
+        if otype == "received_payment":
+            v = item.values
+            invoices = [{"id": resolve(a["document"]), "amount": float(a["amount"])} for a in v["applied"]]
+            return {"customerId": resolve(v["customer"]), "paymentDate": v.get("date"), "paymentType": "CHECK",
+                    "amount": sum(round(i["amount"] * 100) for i in invoices) / 100, "invoices": invoices,
+                    "description": f"{PAYMENT_MARK_BILLCOM}Payment {item.source.remote_id}"}
+        return billcom_body(otype, item.values, resolve, {})
+
+    def _record_payment(self, body):
+        if "payments" in body:
+            return self.remote.billcom.record_ap_payment(body)
+        return self.remote.billcom.record_ar_payment(body)
+
+    def _billcom_each(self, otype, pairs, write):
+        """Single writes, 3 in flight; links saved by this thread as each finishes."""
+        if not pairs:
+            return
+        with ThreadPoolExecutor(max_workers=BILLCOM_WORKERS) as pool:
+            futures = [(item, pool.submit(write, body)) for item, body in pairs]
+            for item, future in futures:
+                try:
+                    obj = future.result()
+                except (RemoteError, MappingError) as exc:
+                    if isinstance(exc, RemoteError) and not _record_level(exc):
+                        for _, other in futures:
+                            other.cancel()
+                        raise
+                    self._fail(item, exc)
+                    self._emit([item.line])
+                    continue
+                self._wrote()
+                self._save([self._written_billcom(otype, item, obj)])
+                self._emit([item.line])
+                self._advance(1, f"{otype}: Bill.com write")
+
+    def _written_billcom(self, otype, item, obj):
+        item.line.state = "done"
+        b = read_billcom(otype, obj)
+        item.line.billcom_id = b.remote_id
+        if item.source.side == "qbo":
+            return self._link(otype, item.source, b)
+        return self._link(otype, item.target, b)
+
+    def billcom_updates(self, otype, items):
+        collection = ENTITIES[otype][1]
+        resolve = self._resolver(self.links.to_billcom, "Bill.com")
+        pairs, unwritable = [], []
+        for item in items:
+            try:
+                body = billcom_body(otype, item.values, resolve, {})
+            except MappingError as exc:
+                self._fail(item, exc)
+                unwritable.append(item.line)
+                continue
+            pairs.append((item, body))
+        self._emit(unwritable)
+
+        def write(item_body):
+            item, body = item_body
+            bid = item.line.billcom_id
+            billcom = self.remote.billcom
+            obj = billcom.update(collection, bid, body) if otype != "term" else billcom.get(collection, bid)
+            if otype in LIST_TYPES + NAME_TYPES and "active" in item.values:
+                archived = bool(obj.get("archived"))
+                if item.values["active"] and archived:
+                    obj = billcom.restore(collection, bid)
+                elif not item.values["active"] and not archived:
+                    obj = billcom.archive(collection, bid)
+            return obj
+
+        self._billcom_each(otype, [(item, (item, body)) for item, body in pairs], write)
+
+
+class _Current:
+    def __init__(self, remote_id, version):
+        self.remote_id, self.version = remote_id, version
+
+
+def _request_id(otype, operation, sources):
+    """A requestid from the source records and their versions: the same write
+    retried (even by another run) carries the same id; a new version a new one."""
+    digest = hashlib.sha256(repr((otype, operation, sorted(sources))).encode()).hexdigest()
+    return digest[:36]
+
+
+def _record_level(exc):
+    """Errors about one record (validation, duplicates, not found) vs errors about
+    the whole connection (auth, throttling, outage), which stop the run."""
+    if isinstance(exc, RemoteError):
+        if exc.retryable:
+            return False
+        name = type(exc).__name__
+        return not any(word in name for word in ("Auth", "Reconnect", "Quota", "Concurrent"))
+    return True

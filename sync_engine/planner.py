@@ -1,0 +1,577 @@
+"""Change detection -> a Plan: one line per record that needs a decision.
+
+The cron, the wizard's preview and the wizard's run all call ``Planner.plan``.
+A plan only reads: it fetches what changed on each side since the cursors
+(everything on a first sync), compares it with the link map and applies the
+rules. The executor then carries the plan out without deciding anything new.
+
+Change detection compares each side's canonical values with what that side
+held at the last sync (kept in the link), so a payment that merely bumps a
+bill's version on one side is not mistaken for an edit.
+"""
+import datetime
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from . import rules
+from .config import OBJECT_TYPES
+from .mapping import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES,
+                      QBO_TYPE, diff, neutral, read_billcom, read_qbo, refs_in)
+from .records import MappingError
+from .store import Link, RunLine
+
+_log = logging.getLogger(__name__)
+
+QBO_TO_BC = "qbo_to_billcom"
+BC_TO_QBO = "billcom_to_qbo"
+NO_DIRECTION = "none"
+CURSOR_OVERLAP = 120          # seconds re-read at each end of a window, so clock skew loses nothing
+CDC_MAX_AGE = 29 * 86400      # QBO CDC looks back at most 30 days
+
+# Bill.com lists with no updatedTime filter (read whole; they are short)
+UNFILTERABLE = {"payment-terms"}
+# Which ways each type may move once linked (edits) and unlinked (new records).
+BOTH = (QBO_TO_BC, BC_TO_QBO)
+
+
+class LinkIndex:
+    """The link map in memory, with lookups both ways."""
+
+    def __init__(self, links=()):
+        self.by_qbo, self.by_bc = {}, {}
+        for link in links:
+            self.add(link)
+
+    def add(self, link):
+        self.by_qbo[(link.object_type, link.qbo_id)] = link
+        self.by_bc[(link.object_type, link.billcom_id)] = link
+
+    def qbo_token(self, ref):
+        return f"{ref.object_type}|{ref.remote_id}"
+
+    def billcom_token(self, ref):
+        link = self.by_bc.get((ref.object_type, ref.remote_id))
+        if link:
+            return f"{ref.object_type}|{link.qbo_id}"
+        return f"{ref.object_type}|bc:{ref.remote_id}"
+
+    def token(self, record):
+        return self.qbo_token if record.side == "qbo" else self.billcom_token
+
+    def to_billcom(self, token):
+        kind, rid = token.split("|", 1)
+        if rid.startswith("bc:"):
+            return rid[3:]
+        link = self.by_qbo.get((kind, rid))
+        return link.billcom_id if link else None
+
+    def to_qbo(self, token):
+        kind, rid = token.split("|", 1)
+        if rid.startswith("bc:"):
+            link = self.by_bc.get((kind, rid[3:]))
+            return link.qbo_id if link else None
+        return rid
+
+
+@dataclass
+class PlanItem:
+    """One planned action with what the executor needs to carry it out."""
+    line: RunLine
+    source: object = None        # Record on the side the change comes from
+    target: object = None        # Record on the other side, when known (updates, links)
+    values: dict = None          # neutral values to write
+
+    @property
+    def object_type(self):
+        return self.line.object_type
+
+
+@dataclass
+class Plan:
+    items: list = field(default_factory=list)
+    cursors: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    full_read: dict = field(default_factory=dict)
+    retries: list = field(default_factory=list)
+
+    @property
+    def lines(self):
+        return [item.line for item in self.items]
+
+    def writes(self):
+        return [i for i in self.items if i.line.action in ("create", "update")]
+
+    def counts(self):
+        """{(object_type, direction, action): n}"""
+        out = defaultdict(int)
+        for item in self.items:
+            out[(item.line.object_type, item.line.direction, item.line.action)] += 1
+        return dict(out)
+
+    def render(self, width=100):
+        """The preview as text: counts per object type and direction, then every
+        line that is not a plain create (skips with their rule, conflicts, updates
+        with their field differences, errors)."""
+        out = ["Plan: %d record(s), %d write(s)" % (len(self.items), len(self.writes()))]
+        mode = self.facts.get("payment_sync_mode")
+        if mode:
+            out.append(f"Payment sync: {mode.replace('_', '-')}. "
+                       f"Credit memos: {'sync' if self.facts.get('credit_memos_sync') else 'do not sync'}.")
+        out.append(f"{'object type':<18}{'direction':<18}{'action':<10}{'count':>7}")
+        for (otype, direction, action), n in sorted(self.counts().items(),
+                                                    key=lambda kv: (OBJECT_TYPES.index(kv[0][0]), kv[0][1:])):
+            out.append(f"{otype:<18}{direction:<18}{action:<10}{n:>7}")
+        detail = [i.line for i in self.items if i.line.action != "create" or i.line.rule_code]
+        if detail:
+            out.append("")
+            out.append("Details:")
+        for line in detail:
+            why = f"[{line.rule_code}] " if line.rule_code else ""
+            out.append(f"- {line.action:<8} {line.record}: {why}{line.message or ''}".rstrip()[:width * 3])
+            for name, (old, new) in sorted((line.diff or {}).items()):
+                out.append(f"      {name}: {old!r} -> {new!r}")
+        return "\n".join(out)
+
+
+class Planner:
+    def __init__(self, config, store, remote, clock=None):
+        self.config = config
+        self.store = store
+        self.remote = remote
+        self.clock = clock or remote.clock
+        self.types = config.object_types()
+
+    # ------------------------------------------------------------- facts
+    def connection_facts(self):
+        facts = self.config.facts
+        mode = rules.payment_sync_mode(facts.signup_date, facts.under_accountant_console)
+        credits = rules.credit_memo_start_date(facts.start_date)
+        return _Facts(self.remote, {"payment_sync_mode": mode.value, "payment_rule": mode,
+                                    "credit_memos_sync": credits.allowed, "credit_rule": credits})
+
+    # --------------------------------------------------------------- plan
+    def plan(self):
+        plan = Plan()
+        plan.facts = self.connection_facts()
+        links = LinkIndex(self.store.load_links())
+        feed = self.fetch(plan)
+        self._links = links
+        self._planned = set()  # (object_type, side, remote_id) of records to be created this run
+        for object_type in self.types:
+            qbo_records, bc_records = feed.get(object_type, ([], []))
+            plan.items.extend(self.plan_type(object_type, qbo_records, bc_records, links, plan.facts))
+        return plan
+
+    # -------------------------------------------------------------- fetch
+    def fetch(self, plan):
+        """What changed on each side: {type: ([qbo Record|error], [billcom Record|error])}."""
+        cursors = dict(self.store.get_cursors() or {})
+        now = self.clock.now()
+        feed = {t: ([], []) for t in self.types}
+        qbo_types = [t for t in self.types]
+        qbo_since = cursors.get("qbo")
+        if qbo_since and now - float(qbo_since) < CDC_MAX_AGE:
+            plan.full_read["qbo"] = False
+            since = datetime.datetime.fromtimestamp(float(qbo_since) - CURSOR_OVERLAP, datetime.timezone.utc)
+            result = self.remote.qbo.cdc([ENTITIES[t][0] for t in qbo_types], since)
+            for entity, objects in _cdc_entities(result):
+                otype = QBO_TYPE.get(entity)
+                if otype in feed:
+                    feed[otype][0].extend(self._read("qbo", otype, obj) for obj in objects)
+        else:
+            plan.full_read["qbo"] = True
+            for otype in qbo_types:
+                entity = ENTITIES[otype][0]
+                feed[otype][0].extend(self._read("qbo", otype, obj)
+                                      for obj in self.remote.qbo.query(f"select * from {entity}"))
+        plan.cursors["qbo"] = str(now)
+        bc_since = cursors.get("billcom")
+        plan.full_read["billcom"] = not bc_since
+        for otype in self.types:
+            collection = ENTITIES[otype][1]
+            filters = None
+            if bc_since and collection not in UNFILTERABLE:
+                stamp = datetime.datetime.fromtimestamp(float(bc_since) - CURSOR_OVERLAP, datetime.timezone.utc)
+                filters = [("updatedTime", "gt", stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))]
+            feed[otype][1].extend(self._read("billcom", otype, obj)
+                                  for obj in self.remote.billcom.list(collection, filters=filters))
+        plan.cursors["billcom"] = str(now)
+        self._attachment_index = None
+        self._add_retries(feed, plan)
+        return feed
+
+    def _add_retries(self, feed, plan):
+        """Records that failed last time are read again by id, whatever the cursors say."""
+        for side, otype, rid in self.store.get_retries() or []:
+            if otype not in feed:
+                continue
+            index = 0 if side == "qbo" else 1
+            if any(getattr(r, "remote_id", None) == rid for r in feed[otype][index]):
+                continue
+            try:
+                if side == "qbo":
+                    obj = self.remote.qbo.read(ENTITIES[otype][0], rid)
+                else:
+                    obj = self.remote.billcom.get(ENTITIES[otype][1], rid)
+            except Exception as exc:  # gone or unreadable: say so once, do not retry forever
+                _log.info("could not re-read %s %s %s: %s", side, otype, rid, exc)
+                continue
+            feed[otype][index].append(self._read(side, otype, obj))
+
+    def attachments(self, entity, remote_id):
+        """How many attachments a QBO document has (rule no_attachments). Read once,
+        and only when a document is about to be sent, so a quiet day costs nothing."""
+        if self._attachment_index is None:
+            counts = defaultdict(int)
+            for att in self.remote.qbo.query("select * from Attachable"):
+                for ref in att.get("AttachableRef") or []:
+                    entity_ref = ref.get("EntityRef") or {} if isinstance(ref, dict) else {}
+                    counts[(entity_ref.get("type"), str(entity_ref.get("value")))] += 1
+            self._attachment_index = counts
+        return self._attachment_index.get((entity, remote_id), 0)
+
+    def _read(self, side, otype, obj):
+        try:
+            return read_qbo(otype, obj) if side == "qbo" else read_billcom(otype, obj)
+        except MappingError as err:
+            err.side = side
+            err.remote_id = (obj.get("Id") if side == "qbo" else obj.get("id")) if isinstance(obj, dict) else None
+            return err
+
+    # ------------------------------------------------------------ per type
+    def plan_type(self, otype, qbo_records, bc_records, links, facts):
+        items = []
+        if otype in PAYMENT_TYPES:
+            return self.plan_payments(otype, qbo_records, bc_records, links, facts)
+        q_ok, b_ok = [], []
+        for rec in qbo_records:
+            (items.append(self._error_item(otype, rec, QBO_TO_BC)) if isinstance(rec, MappingError)
+             else q_ok.append(rec))
+        for rec in bc_records:
+            (items.append(self._error_item(otype, rec, BC_TO_QBO)) if isinstance(rec, MappingError)
+             else b_ok.append(rec))
+        q_ok = _latest(q_ok)
+        b_ok = _latest(b_ok)
+        if otype == "customer":  # parents before their sub-customers
+            q_ok.sort(key=lambda r: r.facts.get("level", 0))
+        bc_by_id = {r.remote_id: r for r in b_ok}
+        handled_bc = set()
+        # natural keys of unlinked records on each side, to match instead of duplicating
+        bc_unlinked = {}
+        for rec in b_ok:
+            if (otype, rec.remote_id) not in links.by_bc and rec.natural_key:
+                bc_unlinked.setdefault(self._key(rec, links), rec)
+        q_unlinked = {}
+        for rec in q_ok:
+            if (otype, rec.remote_id) not in links.by_qbo and rec.natural_key:
+                q_unlinked.setdefault(self._key(rec, links), rec)
+
+        for q in q_ok:
+            link = links.by_qbo.get((otype, q.remote_id))
+            if link:
+                b = bc_by_id.get(link.billcom_id)
+                if b is not None:
+                    handled_bc.add(b.remote_id)
+                item = self._linked(otype, q, b, link, links, facts)
+                if item:
+                    items.append(item)
+                continue
+            items.append(self._new_from_qbo(otype, q, bc_unlinked, links, facts, handled_bc))
+        for b in b_ok:
+            if b.remote_id in handled_bc:
+                continue
+            link = links.by_bc.get((otype, b.remote_id))
+            if link:
+                item = self._linked(otype, None, b, link, links, facts)
+                if item:
+                    items.append(item)
+                continue
+            items.append(self._new_from_billcom(otype, b, q_unlinked, links, facts))
+        return [i for i in items if i is not None]
+
+    def _key(self, rec, links):
+        key = rec.natural_key
+        if rec.object_type in DOCUMENT_TYPES:
+            party_type, party_id, number = key
+            ref_token = (links.qbo_token if rec.side == "qbo" else links.billcom_token)(
+                rec.values[party_type])
+            return (ref_token, number)
+        return key
+
+    def _line(self, otype, direction, action, rec, **kw):
+        return RunLine(object_type=otype, direction=direction, action=action, record=rec.label,
+                       qbo_id=rec.remote_id if rec.side == "qbo" else kw.pop("qbo_id", None),
+                       billcom_id=rec.remote_id if rec.side == "billcom" else kw.pop("billcom_id", None),
+                       state="planned", **kw)
+
+    def _error_item(self, otype, err, direction):
+        side = "QuickBooks" if err.side == "qbo" else "Bill.com"
+        line = RunLine(object_type=otype, direction=direction, action="error",
+                       record=err.record or f"{side} {otype} {err.remote_id}",
+                       qbo_id=err.remote_id if err.side == "qbo" else None,
+                       billcom_id=err.remote_id if err.side == "billcom" else None,
+                       rule_code="bad_data", field=err.field,
+                       message=f"Cannot read this {side} record: {err.field} {err.message}",
+                       state="planned")
+        return PlanItem(line)
+
+    # --- rules that stop a new record
+    def _gate_new(self, otype, rec, facts, direction):
+        """The rule verdict that keeps a new record out, or None."""
+        if otype in CREDIT_TYPES and not facts["credit_memos_sync"]:
+            return facts["credit_rule"]
+        if rec.deleted or not rec.facts.get("active", True):
+            return rules.Verdict(False, "inactive", "Inactive or deleted; nothing to create on the other side.")
+        if otype in DOCUMENT_TYPES:
+            verdict = rules.non_usd(rec.facts.get("currency"))
+            if not verdict.allowed:
+                return verdict
+            if rec.facts.get("voided"):
+                return rules.Verdict(False, "voided", "Voided; nothing to send.")
+            if direction == QBO_TO_BC and otype in ("bill", "invoice"):
+                verdict = rules.paid_in_qbo(rec.facts["total"], rec.facts["balance"])
+                if not verdict.allowed:
+                    return verdict
+            if direction == BC_TO_QBO and otype == "bill":
+                verdict = rules.approved_only(self.config.settings.sync_only_approved_bills,
+                                              rec.facts.get("approval_status"))
+                if not verdict.allowed:
+                    return verdict
+            if not rec.values.get("number") and otype in ("bill", "invoice"):
+                return rules.Verdict(False, "bad_data", "A bill or invoice number is required to sync.")
+        if otype in NAME_TYPES and rec.facts.get("currency", "USD") != "USD":
+            return rules.non_usd(rec.facts.get("currency"))
+        return None
+
+    def _missing_refs(self, rec, links, target_side):
+        """References that will not exist on the target side: neither linked nor
+        created earlier in this plan."""
+        token = links.qbo_token if rec.side == "qbo" else links.billcom_token
+        resolve = links.to_billcom if target_side == "billcom" else links.to_qbo
+        missing = []
+        for ref in refs_in(rec.values):
+            if resolve(token(ref)) or (ref.object_type, rec.side, ref.remote_id) in self._planned:
+                continue
+            missing.append(ref)
+        return missing
+
+    def _new_from_qbo(self, otype, q, bc_unlinked, links, facts, handled_bc):
+        verdict = self._gate_new(otype, q, facts, QBO_TO_BC)
+        if verdict:
+            return PlanItem(self._line(otype, QBO_TO_BC, "skip", q, rule_code=verdict.code,
+                                       message=verdict.message))
+        match = bc_unlinked.pop(self._key(q, links), None) if q.natural_key else None
+        if match is not None:
+            handled_bc.add(match.remote_id)
+            # provisional: later types already see the pair as linked (a bill of a matched vendor)
+            links.add(Link(otype, q.remote_id, match.remote_id))
+            return PlanItem(self._line(otype, NO_DIRECTION, "link", q, billcom_id=match.remote_id,
+                                       message="Already on both sides: linked, nothing written."),
+                            source=q, target=match)
+        missing = self._missing_refs(q, links, "billcom")
+        if missing:
+            ref = missing[0]
+            return PlanItem(self._line(otype, QBO_TO_BC, "skip", q, rule_code="missing_reference",
+                                       field=ref.object_type,
+                                       message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."))
+        message, code = None, None
+        attachments = self.attachments(ENTITIES[otype][0], q.remote_id) if otype in DOCUMENT_TYPES else 0
+        if attachments:
+            verdict = rules.no_attachments(attachments)
+            message, code = verdict.message, verdict.code
+        self._planned.add((otype, "qbo", q.remote_id))
+        return PlanItem(self._line(otype, QBO_TO_BC, "create", q, rule_code=code, message=message),
+                        source=q, values=neutral(q.values, links.qbo_token))
+
+    def _new_from_billcom(self, otype, b, q_unlinked, links, facts):
+        verdict = self._gate_new(otype, b, facts, BC_TO_QBO)
+        if verdict:
+            return PlanItem(self._line(otype, BC_TO_QBO, "skip", b, rule_code=verdict.code,
+                                       message=verdict.message))
+        match = q_unlinked.pop(self._key(b, links), None) if b.natural_key else None
+        if match is not None:
+            links.add(Link(otype, match.remote_id, b.remote_id))
+            return PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=match.remote_id,
+                                       message="Already on both sides: linked, nothing written."),
+                            source=b, target=match)
+        missing = self._missing_refs(b, links, "qbo")
+        if missing:
+            ref = missing[0]
+            return PlanItem(self._line(otype, BC_TO_QBO, "skip", b, rule_code="missing_reference",
+                                       field=ref.object_type,
+                                       message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."))
+        values = neutral(b.values, links.billcom_token)
+        code, message = None, None
+        if otype == "invoice" and _has_classes(values):
+            verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
+            if not verdict.allowed:
+                code, message = verdict.code, verdict.message
+        self._planned.add((otype, "billcom", b.remote_id))
+        return PlanItem(self._line(otype, BC_TO_QBO, "create", b, rule_code=code, message=message),
+                        source=b, values=values)
+
+    def _linked(self, otype, q, b, link, links, facts):
+        """A record that already has a twin: update, conflict or nothing."""
+        snap = link.snapshot or {}
+        q_vals = neutral(q.values, links.qbo_token) if q is not None and not q.deleted else None
+        b_vals = neutral(b.values, links.billcom_token) if b is not None else None
+        q_changed = q is not None and (q.deleted or q_vals != snap.get("qbo"))
+        b_changed = b is not None and b_vals != snap.get("billcom")
+        if not q_changed and not b_changed:
+            return None
+        rec = q if q is not None else b
+        ids = {"qbo_id": link.qbo_id, "billcom_id": link.billcom_id}
+        if q is not None and q.deleted:
+            return PlanItem(RunLine(otype, QBO_TO_BC, "skip", f"{rec.label}", link.qbo_id, link.billcom_id,
+                                    rule_code="deleted", state="planned",
+                                    message="Deleted in QuickBooks; the Bill.com copy is left as it is."))
+        if otype in DOCUMENT_TYPES and otype in CREDIT_TYPES and not facts["credit_memos_sync"]:
+            return None
+        direction = QBO_TO_BC if q_changed else BC_TO_QBO
+        if q_changed and b_changed:
+            master = self.config.settings.master_side
+            if not master:
+                changes = {"QuickBooks": diff(snap.get("qbo"), q_vals), "Bill.com": diff(snap.get("billcom"), b_vals)}
+                return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", rec.label, link.qbo_id, link.billcom_id,
+                                        rule_code="conflict", state="planned",
+                                        message="Changed in both QuickBooks and Bill.com since the last sync; "
+                                                "held until one side is corrected or a master side is set.",
+                                        diff={f"{side}: {k}": v for side, d in changes.items() for k, v in d.items()}),
+                                source=q, target=b)
+            direction = QBO_TO_BC if master == "qbo" else BC_TO_QBO
+        if direction == QBO_TO_BC:
+            source, target, values, old = q, b, q_vals, snap.get("qbo")
+        else:
+            source, target, values, old = b, q, b_vals, snap.get("billcom")
+        if otype in DOCUMENT_TYPES and source.facts.get("currency", "USD") != "USD":
+            verdict = rules.non_usd(source.facts.get("currency"))
+            return PlanItem(RunLine(otype, direction, "skip", rec.label, link.qbo_id, link.billcom_id,
+                                    rule_code=verdict.code, message=verdict.message, state="planned"))
+        changes = diff(old, values)
+        if otype in DOCUMENT_TYPES and set(changes) == set():
+            return None
+        code = message = None
+        if otype == "invoice" and direction == BC_TO_QBO and _has_classes(values):
+            verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
+            if not verdict.allowed:
+                code, message = verdict.code, verdict.message
+        line = RunLine(otype, direction, "update", rec.label, link.qbo_id, link.billcom_id,
+                       rule_code=code, message=message, diff=changes, state="planned")
+        return PlanItem(line, source=source, target=target, values=values)
+
+    # ------------------------------------------------------------ payments
+    def plan_payments(self, otype, qbo_records, bc_records, links, facts):
+        doc_type = "bill" if otype == "bill_payment" else "invoice"
+        items = []
+        two_way = facts["payment_sync_mode"] == rules.TWO_WAY
+        q_ok = [r for r in qbo_records if not isinstance(r, MappingError)]
+        b_ok = [r for r in bc_records if not isinstance(r, MappingError)]
+        items += [self._error_item(otype, r, QBO_TO_BC) for r in qbo_records if isinstance(r, MappingError)]
+        items += [self._error_item(otype, r, BC_TO_QBO) for r in bc_records if isinstance(r, MappingError)]
+        q_ok, b_ok = _latest(q_ok), _latest(b_ok)
+        # twins we created ourselves carry the other side's id (crash before the link was saved)
+        q_by_origin = {r.facts["origin"]: r for r in q_ok if r.facts.get("origin")}
+        b_by_origin = {r.facts["origin"]: r for r in b_ok if r.facts.get("origin")}
+        for b in b_ok:
+            if (otype, b.remote_id) in links.by_bc:
+                continue  # payments are written once; later edits are not synced
+            if b.facts.get("origin"):
+                twin = next((q for q in q_ok if q.remote_id == b.facts["origin"]), None)
+                if twin is not None or (otype, b.facts["origin"]) in links.by_qbo:
+                    if twin is not None and (otype, twin.remote_id) not in links.by_qbo:
+                        items.append(PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=twin.remote_id,
+                                                         message="Recorded by an earlier run: linked."),
+                                              source=b, target=twin))
+                    continue
+            twin = q_by_origin.get(b.remote_id)
+            if twin is not None and (otype, twin.remote_id) not in links.by_qbo:
+                items.append(PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=twin.remote_id,
+                                                 message="Recorded by an earlier run: linked."),
+                                      source=b, target=twin))
+                continue
+            items.append(self._new_payment(otype, doc_type, b, links, BC_TO_QBO, two_way))
+        for q in q_ok:
+            if (otype, q.remote_id) in links.by_qbo or q.facts.get("origin"):
+                continue
+            twin = b_by_origin.get(q.remote_id)
+            if twin is not None:
+                continue  # linked from the Bill.com side above
+            items.append(self._new_payment(otype, doc_type, q, links, QBO_TO_BC, two_way))
+        return [i for i in items if i is not None]
+
+    def _new_payment(self, otype, doc_type, rec, links, direction, two_way):
+        if rec.facts.get("currency", "USD") != "USD":
+            verdict = rules.non_usd(rec.facts["currency"])
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code, message=verdict.message))
+        if rec.facts.get("voided"):
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="voided",
+                                       message="Voided or canceled; nothing to record."))
+        synced = []
+        for applied in rec.values["applied"]:
+            ref = applied["document"]
+            index = links.by_qbo if rec.side == "qbo" else links.by_bc
+            if (doc_type, ref.remote_id) in index or (doc_type, rec.side, ref.remote_id) in self._planned:
+                synced.append(applied)
+        if not synced:
+            what = "bill" if doc_type == "bill" else "invoice"
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="not_synced_document",
+                                       message=f"Does not pay a synced {what}; nothing to record."))
+        if direction == QBO_TO_BC and not two_way:
+            verdict = rules.payment_sync_mode(self.config.facts.signup_date,
+                                              self.config.facts.under_accountant_console)
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
+                                       message="Payment recorded in QuickBooks is not sent to Bill.com: "
+                                               + verdict.message))
+        values = neutral(dict(rec.values, applied=synced), links.token(rec))
+        message = None
+        if len(synced) < len(rec.values["applied"]):
+            message = "Only the part applied to synced documents is recorded."
+        self._planned.add((otype, rec.side, rec.remote_id))
+        return PlanItem(self._line(otype, direction, "create", rec, message=message), source=rec, values=values)
+
+
+class _Facts(dict):
+    """Connection facts; QBO's class-tracking preferences are read only when a
+    decision needs them, so a quiet day costs no extra request."""
+
+    def __init__(self, remote, values):
+        super().__init__(values)
+        self._remote = remote
+
+    def __missing__(self, key):
+        if key in ("class_per_line", "class_per_txn"):
+            prefs = self._remote.qbo.preferences().get("AccountingInfoPrefs", {})
+            self["class_per_line"] = bool(prefs.get("ClassTrackingPerTxnLine"))
+            self["class_per_txn"] = bool(prefs.get("ClassTrackingPerTxn"))
+            return self[key]
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+def _has_classes(values):
+    if values.get("class"):
+        return True
+    return any(line.get("class") for line in values.get("lines") or [])
+
+
+def _latest(records):
+    """One record per id (CDC may return an object more than once); the newest wins."""
+    out = {}
+    for rec in records:
+        out[rec.remote_id] = rec
+    return list(out.values())
+
+
+def _cdc_entities(result):
+    """(entity name, [objects]) pairs from whatever the QBO client's cdc() returns."""
+    if hasattr(result, "entities"):
+        result = result.entities
+    if isinstance(result, dict):
+        return list(result.items())
+    return list(result)

@@ -1,0 +1,82 @@
+"""What callers (the command line, the Odoo add-on) use: preview and run a
+connection's sync, plus the connection chores (OAuth, test connection).
+
+    service = SyncService(config, store, on_tokens=save_tokens, progress=report)
+    plan = service.preview()        # a Plan: writes nothing anywhere
+    result = service.run("cron")    # plans the same way, then applies the plan
+
+``progress(done, total, stage)`` is called between write batches; returning
+``False`` stops the run cleanly (state ``interrupted``); the next run resumes
+where it stopped because links are saved as each write succeeds.
+"""
+from .planner import Plan, Planner  # noqa: F401  (re-exported for callers)
+from .executor import Executor, RunResult  # noqa: F401
+from .remote import Remote
+
+
+class SyncService:
+    def __init__(self, config, store, on_tokens=None, progress=None, logger=None, clock=None,
+                 remote=None):
+        self.config = config
+        self.store = store
+        self.progress = progress
+        self.logger = logger
+        self.remote = remote or Remote(config, on_tokens=on_tokens, clock=clock)
+
+    def preview(self):
+        """The Plan a run would carry out now. Sends no write to either side."""
+        return Planner(self.config, self.store, self.remote).plan()
+
+    def run(self, trigger="manual", user=None, stop_after_writes=None):
+        """Take the connection's lock, plan, apply the plan, log every record."""
+        run_id = self.store.begin_run(trigger, user)
+        executor = Executor(self.config, self.store, self.remote, run_id,
+                            progress=self.progress, stop_after_writes=stop_after_writes)
+        return executor.run(lambda: Planner(self.config, self.store, self.remote).plan())
+
+
+def test_billcom_connection(config):
+    """Log in to Bill.com and return the organization's name (or raise the exact error)."""
+    remote = Remote(config)
+    org = remote.billcom.organization()
+    return org.get("name") or org.get("organizationName") or config.billcom.organization_id
+
+
+def qbo_authorization_url(config, redirect_uri, state):
+    """The Intuit consent URL for "Connect to QuickBooks"; the caller keeps ``state``
+    and refuses a callback that does not bring it back."""
+    return Remote(config).qbo.authorization_url(redirect_uri, state, authorize_url=config.qbo.authorize_url)
+
+
+def qbo_exchange_code(config, code, redirect_uri, realm_id=None, on_tokens=None):
+    """Exchange the callback's authorization code; returns the TokenSet (also given to on_tokens)."""
+    if realm_id:
+        config.qbo.realm_id = realm_id
+    return Remote(config, on_tokens=on_tokens).qbo.exchange_code(code, redirect_uri)
+
+
+def qbo_revoke(config):
+    Remote(config).qbo.revoke()
+
+
+def qbo_company_facts(config, on_tokens=None):
+    """Company name and the preferences the rules read (class tracking, departments)."""
+    qbo = Remote(config, on_tokens=on_tokens).qbo
+    prefs = qbo.preferences().get("AccountingInfoPrefs", {})
+    info = qbo.company_info()
+    return {
+        "company_name": info.get("CompanyName"),
+        "class_tracking_per_txn": bool(prefs.get("ClassTrackingPerTxn")),
+        "class_tracking_per_line": bool(prefs.get("ClassTrackingPerTxnLine")),
+        "track_departments": bool(prefs.get("TrackDepartments")),
+        "department_terminology": prefs.get("DepartmentTerminology") or "Department",
+    }
+
+
+def qbo_accounts(config, on_tokens=None):
+    """The QBO chart of accounts, for choosing the bank, deposit, A/P and A/R accounts."""
+    qbo = Remote(config, on_tokens=on_tokens).qbo
+    return [{"id": a["Id"], "name": a.get("FullyQualifiedName") or a["Name"],
+             "account_type": a.get("AccountType"), "account_sub_type": a.get("AccountSubType"),
+             "classification": a.get("Classification"), "active": a.get("Active", True)}
+            for a in qbo.query("select * from Account")]
