@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from . import rules
 from .config import OBJECT_TYPES
-from .mapping import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES,
+from .mapping import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, neutral, read_billcom, read_qbo, refs_in)
 from .records import MappingError
 from .store import Link, RunLine
@@ -421,7 +421,6 @@ class Planner:
         if not q_changed and not b_changed:
             return None
         rec = q if q is not None else b
-        ids = {"qbo_id": link.qbo_id, "billcom_id": link.billcom_id}
         if q is not None and q.deleted:
             return PlanItem(RunLine(otype, QBO_TO_BC, "skip", f"{rec.label}", link.qbo_id, link.billcom_id,
                                     rule_code="deleted", state="planned",

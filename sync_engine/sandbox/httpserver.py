@@ -129,11 +129,9 @@ class SandboxServer:
         class Handler(_Handler):
             sandbox = server
 
-        self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 64
+        self._httpd = _Server((self.host, self.port), Handler)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"{self.name}-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -251,9 +249,19 @@ class SandboxServer:
         return self.not_found(request)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # read when the socket starts listening
+
+
 class _Handler(BaseHTTPRequestHandler):
     sandbox = None
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # answer in one segment: no Nagle delay between headers and body
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, fmt, *args):  # keep test output quiet
         pass
@@ -292,8 +300,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             for key, value in response.headers.items():
                 self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            self._headers_buffer.append(b"\r\n")
+            self._headers_buffer.append(payload)
+            self.wfile.write(b"".join(self._headers_buffer))
+            self._headers_buffer = []
         except _DropConnection:
             self.close_connection = True
             try:
