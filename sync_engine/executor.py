@@ -69,6 +69,7 @@ class Executor:
     # ------------------------------------------------------------ the run
     def run(self, make_plan):
         state, message, plan = "done", None, None
+        before = self._network_counters()
         try:
             plan = make_plan()
             self.links = LinkIndex(self.store.load_links())
@@ -95,9 +96,45 @@ class Executor:
                 message = f"{failed} record(s) could not be synced; see the run lines."
             self.store.set_cursors(plan.cursors)
             self.store.set_retries(sorted(self.retries))
+        note = self._network_note(before, self._network_counters())
+        if note:
+            message = f"{message} {note}" if message else note
         counts = self.counts()
         self.store.end_run(self.run_id, state, counts, message)
         return RunResult(self.run_id, state, counts, self.lines, message, plan)
+
+    def _network_counters(self):
+        q = self.remote.qbo.stats
+        b = self.remote.billcom.stats.as_dict()
+        return {"qbo_retries": q.get("retries", 0), "qbo_throttled": q.get("throttled_waits", 0),
+                "qbo_throttle_seconds": q.get("throttle_wait_seconds", 0.0),
+                "qbo_refreshes": q.get("token_refreshes", 0),
+                "bc_relogins": b.get("relogins", 0), "bc_retries": dict(b.get("retries", {}))}
+
+    @staticmethod
+    def _network_note(before, after):
+        """What the network and the APIs did to this run, in one sentence per side."""
+        parts = []
+        q = {k: after[k] - before[k] for k in ("qbo_retries", "qbo_throttled", "qbo_throttle_seconds",
+                                                "qbo_refreshes")}
+        q_text = []
+        if q["qbo_throttled"]:
+            q_text.append(f"throttled {q['qbo_throttled']} time(s), waited {q['qbo_throttle_seconds']:.0f} s")
+        if q["qbo_retries"]:
+            q_text.append(f"{q['qbo_retries']} request(s) retried")
+        if q_text:
+            parts.append("QuickBooks: " + ", ".join(q_text) + ".")
+        b_text = []
+        relogins = after["bc_relogins"] - before["bc_relogins"]
+        if relogins:
+            b_text.append(f"session expired, signed in again {relogins} time(s)")
+        retries = {k: v - before["bc_retries"].get(k, 0) for k, v in after["bc_retries"].items()}
+        retries = {k: v for k, v in retries.items() if v}
+        if retries:
+            b_text.append("retried " + ", ".join(f"{v}× {k}" for k, v in sorted(retries.items())))
+        if b_text:
+            parts.append("Bill.com: " + ", ".join(b_text) + ".")
+        return " ".join(parts) or None
 
     def counts(self):
         tally = Counter()

@@ -157,11 +157,22 @@ def _pid_alive(pid):
     return True
 
 
+def _serialized(method):
+    """One store call at a time within a process (an in-memory database is one
+    connection shared by all threads); other processes are kept apart by SQLite."""
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class SQLiteStore(Store):
     """Embedded store: one SQLite file per connection (``:memory:`` for tests)."""
 
     def __init__(self, path):
         self.path = path
+        self._lock = threading.RLock()
         self._local = threading.local()
         self._memory = None
         if path == ":memory:":
@@ -186,6 +197,7 @@ class SQLiteStore(Store):
             self._local.db = None
 
     # ------------------------------------------------------------ links
+    @_serialized
     def load_links(self, object_types=None):
         sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, "
                "snapshot, last_synced FROM links")
@@ -196,6 +208,7 @@ class SQLiteStore(Store):
         return [Link(t, q, b, qv, bv, json.loads(s) if s else None, ls)
                 for t, q, b, qv, bv, s, ls in self._db().execute(sql, args)]
 
+    @_serialized
     def save_links(self, links):
         if not links:
             return
@@ -217,9 +230,11 @@ class SQLiteStore(Store):
             raise
 
     # ---------------------------------------------------------- cursors
+    @_serialized
     def get_cursors(self):
         return dict(self._db().execute("SELECT name, value FROM cursors"))
 
+    @_serialized
     def set_cursors(self, cursors):
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -227,9 +242,11 @@ class SQLiteStore(Store):
                        " DO UPDATE SET value=excluded.value", list(cursors.items()))
         db.execute("COMMIT")
 
+    @_serialized
     def get_retries(self):
         return [tuple(r) for r in self._db().execute("SELECT side, object_type, remote_id FROM retries")]
 
+    @_serialized
     def set_retries(self, retries):
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -238,6 +255,7 @@ class SQLiteStore(Store):
         db.execute("COMMIT")
 
     # ------------------------------------------------------------- runs
+    @_serialized
     def begin_run(self, trigger, user=None):
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -266,6 +284,7 @@ class SQLiteStore(Store):
             db.execute("ROLLBACK")
             raise
 
+    @_serialized
     def add_run_lines(self, run_id, lines):
         if not lines:
             return
@@ -280,10 +299,12 @@ class SQLiteStore(Store):
                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.execute("COMMIT")
 
+    @_serialized
     def update_progress(self, run_id, done, total, stage=None):
         self._db().execute("UPDATE runs SET progress_done=?, progress_total=?, stage=? WHERE id=?",
                            (done, total, stage, run_id))
 
+    @_serialized
     def end_run(self, run_id, state, counts, message=None):
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -293,12 +314,14 @@ class SQLiteStore(Store):
         db.execute("COMMIT")
 
     # ---------------------------------------------------- reading the log
+    @_serialized
     def runs(self):
         rows = self._db().execute("SELECT id, trigger, user, started, ended, state, counts, message"
                                   " FROM runs ORDER BY id")
         return [RunSummary(i, t, u, s, e, st, json.loads(c) if c else {}, m)
                 for i, t, u, s, e, st, c, m in rows]
 
+    @_serialized
     def run_lines(self, run_id):
         rows = self._db().execute(
             "SELECT object_type, direction, action, record, qbo_id, billcom_id, rule_code, message,"
