@@ -112,6 +112,7 @@ class SandboxServer:
         self.routes = []
         self.requests = []
         self.faults = []
+        self.after_dispatch = None  # callable(request, response): a test's hook, e.g. to kill a client
         self.lock = threading.RLock()  # guards the sandbox's state
         self._log_lock = threading.Lock()
         self._httpd = None
@@ -292,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
                     response = sandbox.dispatch(request)
                 except Exception as exc:  # a sandbox bug must still answer like a server
                     response = Response(500, {"error": f"sandbox error: {exc!r}"})
+                if sandbox.after_dispatch and not control:
+                    sandbox.after_dispatch(request, response)
             if not control:
                 sandbox.log(self.command, parsed.path, parsed.query, response.status, fault)
             payload = response.encoded()
