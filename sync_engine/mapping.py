@@ -138,7 +138,7 @@ def read_qbo(object_type, obj):
     entity = ENTITIES[object_type][0]
     if _str(obj.get("status")) == "Deleted":
         return Record(object_type, "qbo", rid, obj.get("SyncToken"), {}, f"{_label(object_type)} {rid}",
-                      facts={"deleted": True}, raw=obj)
+                      facts={"deleted": True})
     try:
         record = _QBO_READERS[object_type](obj)
     except MappingError as err:
@@ -146,7 +146,7 @@ def read_qbo(object_type, obj):
         raise
     values, label, key, facts = record
     facts.setdefault("active", obj.get("Active", True) is not False)
-    return Record(object_type, "qbo", rid, str(obj.get("SyncToken", "")), values, label, key, facts, obj)
+    return Record(object_type, "qbo", rid, str(obj.get("SyncToken", "")), values, label, key, facts)
 
 
 def _label(object_type):
@@ -360,7 +360,7 @@ def read_billcom(object_type, obj):
         err.record = err.record or f"Bill.com {ENTITIES[object_type][1].split('/')[-1]} {rid}"
         raise
     facts.setdefault("active", not obj.get("archived", False))
-    return Record(object_type, "billcom", rid, str(obj.get("updatedTime") or ""), values, label, key, facts, obj)
+    return Record(object_type, "billcom", rid, str(obj.get("updatedTime") or ""), values, label, key, facts)
 
 
 def _bc_named(max_len=100):

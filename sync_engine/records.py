@@ -45,7 +45,6 @@ class Record:
     label: str
     natural_key: tuple = None
     facts: dict = field(default_factory=dict)
-    raw: dict = None
 
     @property
     def deleted(self):
