@@ -125,3 +125,24 @@ def backoff_delays(retries, base=0.5, cap=30.0, jitter=0.0, rng=None):
         if jitter:
             delay += rng.uniform(0, jitter * delay)
         yield min(cap, delay)
+
+
+_SHARED = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(kind, account, clock, factory):
+    """One limiter (or gate) per remote account and clock in this process.
+
+    The limits are per account, not per client object: a run that starts right
+    after a preview, or two connections that share a developer key, must count
+    against the same windows, or the second client bursts into a 429.
+    ``account`` None (not connected yet) gets a private one."""
+    if not account:
+        return factory()
+    clock_key = "wall" if type(clock) is Clock else id(clock)
+    key = (kind, account, clock_key)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = factory()
+        return _SHARED[key]

@@ -31,7 +31,7 @@ from functools import partial
 
 import requests
 
-from ..pacing import Clock, InFlightGate, RateLimiter, backoff_delays
+from ..pacing import Clock, InFlightGate, RateLimiter, backoff_delays, shared
 from .errors import (BillComAuthError, BillComError, BillComMalformedResponse, BillComServerError,
                      BillComUnavailable, BillComValidationError, QuotaExceeded, SessionInvalid,
                      TooManyConcurrent)
@@ -161,8 +161,11 @@ class BillComClient:
         self.bulk_limits = dict(bulk_limits or {})
         self.quota_margin = 1.0  # seconds past the top of the hour before trying again
         self.session_idle_timeout = SESSION_IDLE_TIMEOUT
-        self.gate = InFlightGate(max_in_flight)
-        self.login_limiter = RateLimiter([(logins_per_hour, 3600)], clock=self.clock)
+        # the limits belong to the developer key and organization, shared by every client of them
+        self.gate = shared("billcom-in-flight", (dev_key, organization_id, max_in_flight), self.clock,
+                           lambda: InFlightGate(max_in_flight))
+        self.login_limiter = shared("billcom-logins", (dev_key, logins_per_hour), self.clock,
+                                    lambda: RateLimiter([(logins_per_hour, 3600)], clock=self.clock))
         self._login_lock = threading.Lock()
         self._session_id = None
         self._last_used = None
