@@ -50,6 +50,7 @@ class RunResult:
     lines: list = field(default_factory=list)
     message: str = None
     plan: object = None
+    error: Exception = None         # what stopped a failed run (e.g. ReconnectNeeded), for the caller
 
 
 class Executor:
@@ -68,7 +69,7 @@ class Executor:
 
     # ------------------------------------------------------------ the run
     def run(self, make_plan):
-        state, message, plan = "done", None, None
+        state, message, plan, error = "done", None, None, None
         before = self._network_counters()
         try:
             plan = make_plan()
@@ -84,10 +85,10 @@ class Executor:
         except StopRun as stop:
             state, message = "interrupted", str(stop) or "Stopped; the next run resumes where this one stopped."
         except (SyncError, RemoteError) as exc:
-            state, message = "failed", self.scrub(str(exc))
+            state, message, error = "failed", self.scrub(str(exc)), exc
             _log.warning("sync run %s failed: %s", self.run_id, message)
         except Exception as exc:  # a bug must still close the run and release the lock
-            state, message = "failed", self.scrub(f"Unexpected error: {exc!r}")
+            state, message, error = "failed", self.scrub(f"Unexpected error: {exc!r}"), exc
             _log.exception("sync run %s failed", self.run_id)
         failed = sum(1 for l in self.lines if l.state == "failed" or l.action == "error")
         if state == "done":
@@ -101,7 +102,7 @@ class Executor:
             message = f"{message} {note}" if message else note
         counts = self.counts()
         self.store.end_run(self.run_id, state, counts, message)
-        return RunResult(self.run_id, state, counts, self.lines, message, plan)
+        return RunResult(self.run_id, state, counts, self.lines, message, plan, error)
 
     def _network_counters(self):
         q = self.remote.qbo.stats

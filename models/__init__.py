@@ -1,0 +1,6 @@
+from . import object_type
+from . import qbo_company
+from . import billcom_org
+from . import connection
+from . import link
+from . import sync_run

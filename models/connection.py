@@ -1,0 +1,356 @@
+import datetime
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from . import engine
+from .odoo_store import SCRUBBED_LINE_FIELDS, OdooStore
+from ..sync_engine import config as engine_config
+
+_logger = logging.getLogger(__name__)
+
+# The scheduled action fires once a day. A connection synced less than this long
+# ago is not due, so an interrupted round (rescheduled at once by the scheduler)
+# only picks up the connections that have not been synced yet today.
+SCHEDULE_INTERVAL = datetime.timedelta(hours=20)
+
+MASTER_SIDES = [("none", "None (hold conflicts)"), ("qbo", "QuickBooks"), ("billcom", "Bill.com")]
+
+
+class Connection(models.Model):
+    _name = "billcom_qbo.connection"
+    _description = "Bill.com - QuickBooks connection"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", string="Company", required=True, index=True,
+        default=lambda self: self.env.company)
+    qbo_company_id = fields.Many2one(
+        "billcom_qbo.qbo_company", string="QuickBooks company", required=True, check_company=True,
+        ondelete="restrict", tracking=True)
+    billcom_org_id = fields.Many2one(
+        "billcom_qbo.billcom_org", string="Bill.com organization", required=True, check_company=True,
+        ondelete="restrict", tracking=True)
+
+    # --- the settings Bill.com's own sync offers
+    auto_sync = fields.Boolean("Daily automatic sync", default=True, tracking=True)
+    bank_account_id = fields.Many2one(
+        "billcom_qbo.qbo_account", string="Bank account for payments", check_company=True, tracking=True,
+        domain="[('qbo_company_id', '=', qbo_company_id), ('account_type', '=', 'Bank')]",
+        help="QuickBooks account the bill payments recorded from Bill.com are paid from.")
+    deposit_account_id = fields.Many2one(
+        "billcom_qbo.qbo_account", string="Deposit account", check_company=True, tracking=True,
+        domain="[('qbo_company_id', '=', qbo_company_id), '|', ('account_type', '=', 'Bank'), "
+               "('account_sub_type', '=', 'UndepositedFunds')]",
+        help="QuickBooks account the payments received in Bill.com are deposited to "
+             "(a bank account or Undeposited Funds).")
+    ap_account_id = fields.Many2one(
+        "billcom_qbo.qbo_account", string="Accounts payable", check_company=True, tracking=True,
+        domain="[('qbo_company_id', '=', qbo_company_id), ('account_type', '=', 'Accounts Payable')]")
+    ar_account_id = fields.Many2one(
+        "billcom_qbo.qbo_account", string="Accounts receivable", check_company=True, tracking=True,
+        domain="[('qbo_company_id', '=', qbo_company_id), ('account_type', '=', 'Accounts Receivable')]")
+    sync_only_approved_bills = fields.Boolean(
+        "Sync only approved bills", tracking=True,
+        help="Bills not approved yet in Bill.com stay out of QuickBooks.")
+    master_side = fields.Selection(
+        MASTER_SIDES, string="Master in case of conflict", default="none", required=True, tracking=True,
+        help="A record edited on both sides since the last sync is held as a conflict, "
+             "unless a master side is set: then that side's version wins.")
+
+    # --- what the rules say (read-only, from the Bill.com organization and QuickBooks)
+    payment_sync_mode = fields.Selection(related="billcom_org_id.payment_sync_mode")
+    payment_sync_explanation = fields.Char(related="billcom_org_id.payment_sync_explanation")
+    credit_memos_sync = fields.Boolean(related="billcom_org_id.credit_memos_sync")
+    credit_memos_explanation = fields.Char(related="billcom_org_id.credit_memos_explanation")
+    class_tracking_per_line = fields.Boolean(related="qbo_company_id.class_tracking_per_line")
+    qbo_state = fields.Selection(related="qbo_company_id.state", string="QuickBooks")
+    billcom_state = fields.Selection(related="billcom_org_id.state", string="Bill.com")
+    token_warning = fields.Char(related="qbo_company_id.token_warning")
+
+    # --- sync state
+    last_sync = fields.Datetime(
+        readonly=True, copy=False, help="End of the last run that went through to the end.")
+    next_sync = fields.Datetime(compute="_compute_next_sync")
+    last_run_id = fields.Many2one("billcom_qbo.run", string="Last run", readonly=True, copy=False)
+    last_run_state = fields.Selection(related="last_run_id.state", string="Last run state")
+    last_run_summary = fields.Text(related="last_run_id.summary", string="Last run summary")
+    last_run_message = fields.Text(related="last_run_id.message", string="Last run message")
+    running_run_id = fields.Many2one(
+        "billcom_qbo.run", string="Run in progress", readonly=True, copy=False,
+        help="The run holding this connection; one sync per connection at a time.")
+    state = fields.Selection(
+        [("draft", "Not ready"), ("ready", "Ready"), ("running", "Running"), ("ok", "Synced"),
+         ("warning", "Synced with errors"), ("error", "Error"), ("reconnect", "Reconnect needed")],
+        compute="_compute_state")
+    run_ids = fields.One2many("billcom_qbo.run", "connection_id", string="Runs")
+    run_count = fields.Integer(compute="_compute_run_count")
+    link_count = fields.Integer(compute="_compute_link_count")
+    # engine state between runs (incremental read cursors, records to read again)
+    cursors = fields.Json(copy=False, groups="base.group_system")
+    retries = fields.Json(copy=False, groups="base.group_system")
+
+    # ------------------------------------------------------------------ compute
+    @api.depends("auto_sync", "last_sync")
+    def _compute_next_sync(self):
+        cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync", raise_if_not_found=False)
+        nextcall = cron.sudo().nextcall if cron and cron.sudo().active else False
+        for connection in self:
+            if not (connection.auto_sync and nextcall):
+                connection.next_sync = False
+            elif connection.last_sync and nextcall - connection.last_sync < SCHEDULE_INTERVAL:
+                connection.next_sync = nextcall + datetime.timedelta(days=1)
+            else:
+                connection.next_sync = nextcall
+
+    @api.depends("running_run_id.state", "last_run_id.state", "qbo_company_id.state",
+                 "billcom_org_id.state")
+    def _compute_state(self):
+        for connection in self:
+            run = connection.last_run_id
+            if connection.qbo_company_id.state == "reconnect":
+                connection.state = "reconnect"
+            elif connection.running_run_id.state == "running":
+                connection.state = "running"
+            elif connection.qbo_company_id.state == "draft":
+                connection.state = "draft"
+            elif not run:
+                connection.state = "ready"
+            elif run.state == "done":
+                connection.state = "ok"
+            elif run.state in ("partial", "interrupted"):
+                connection.state = "warning"
+            else:
+                connection.state = "error"
+
+    def _compute_run_count(self):
+        counts = dict(self.env["billcom_qbo.run"]._read_group(
+            [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]))
+        for connection in self:
+            connection.run_count = counts.get(connection, 0)
+
+    def _compute_link_count(self):
+        counts = dict(self.env["billcom_qbo.link"]._read_group(
+            [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]))
+        for connection in self:
+            connection.link_count = counts.get(connection, 0)
+
+    # --------------------------------------------------------- engine objects
+    def _engine_config(self, object_types=None):
+        """The engine's ``ConnectionConfig`` for this connection, secrets included:
+        keep it in memory only."""
+        self.ensure_one()
+        connection = self.sudo()
+        if not connection.billcom_org_id.signup_date or not connection.billcom_org_id.start_date:
+            raise UserError(self.env._("Set the sign-up and start dates of the Bill.com organization first."))
+        master = connection.master_side if connection.master_side != "none" else None
+        settings = engine_config.SyncSettings(
+            bank_account_id=connection.bank_account_id.qbo_id or None,
+            deposit_account_id=connection.deposit_account_id.qbo_id or None,
+            ap_account_id=connection.ap_account_id.qbo_id or None,
+            ar_account_id=connection.ar_account_id.qbo_id or None,
+            sync_only_approved_bills=connection.sync_only_approved_bills,
+            master_side=master,
+            object_types=tuple(object_types) if object_types else None,
+        )
+        return engine_config.ConnectionConfig(
+            qbo=connection.qbo_company_id._engine_account(),
+            billcom=connection.billcom_org_id._engine_account(),
+            facts=connection.billcom_org_id._engine_facts(),
+            settings=settings,
+            name=connection.name,
+        )
+
+    def _lock_is_live(self, now=None):
+        """Whether another run holds this connection (see ``OdooStore.begin_run``)."""
+        self.ensure_one()
+        return self.env["billcom_qbo.run"]._holds_lock(self.sudo().running_run_id, now)
+
+    def _is_due(self, now):
+        """The ``schedule`` rule: automatic sync once a day."""
+        self.ensure_one()
+        verdict = engine.engine_rules.schedule(
+            self.auto_sync, self.last_sync or None, now, running=self._lock_is_live(now), interval=SCHEDULE_INTERVAL)
+        return verdict.allowed
+
+    # -------------------------------------------------------------- preview/run
+    def _preview(self, object_types=None):
+        """The engine's Plan for a run now. Writes nothing to either side, nor here
+        (the read-only store refuses writes), except rotated QuickBooks tokens."""
+        self.ensure_one()
+        self.check_access("read")
+        config = self._engine_config(object_types)
+        store = OdooStore(self, readonly=True)
+        service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver())
+        try:
+            plan = service.preview()
+        except engine.engine_errors.ReconnectNeeded as exc:
+            message = engine.Scrubber(config.secrets())(str(exc))
+            self.qbo_company_id._mark_reconnect(message)
+            self.env["ir.cron"]._commit_progress()  # keep the state: the error below rolls back
+            raise UserError(message) from exc
+        except engine.REMOTE_FAILURES as exc:
+            scrub = engine.Scrubber(config.secrets())
+            raise UserError(self.env._("The preview could not be made: %s", scrub(str(exc)))) from exc
+        scrub = engine.Scrubber(config.secrets())
+        for line in plan.lines:
+            for name in SCRUBBED_LINE_FIELDS:
+                setattr(line, name, scrub(getattr(line, name, None)))
+        return plan
+
+    def _run_sync(self, trigger, object_types=None):
+        """Run the engine for this connection and return its ``billcom_qbo.run``.
+
+        Commits as it goes (links are kept the moment their write succeeds);
+        under the scheduler, stops between write batches once the scheduler's
+        time is up, leaving the run ``interrupted`` (the next run resumes).
+
+        :raises UserError: when another run holds this connection
+        """
+        self.ensure_one()
+        self.check_access("read")
+        config = self._engine_config(object_types)
+        store = OdooStore(self, scrub=config.secrets())
+        cron = self.env["ir.cron"]
+        first_done = []
+
+        def progress(done, total, stage):
+            store.update_progress(store.run_id, done, total, stage)
+            remaining_time = cron._commit_progress()
+            if not first_done:
+                first_done.append(done)
+            # always let a run write at least one batch, so a slow plan never starves it
+            return remaining_time > 0 or done <= first_done[0]
+
+        save_tokens = self.qbo_company_id._token_saver()
+
+        def on_tokens(tokens):
+            store.scrub.learn([tokens.access_token, tokens.refresh_token])
+            save_tokens(tokens)
+
+        service = engine.sync_service(config, store, on_tokens=on_tokens, progress=progress)
+        try:
+            result = service.run(trigger, user=self.env.user.login)
+        except engine.engine_errors.SyncAlreadyRunning as exc:
+            raise engine.ConnectionBusy() from exc
+        except Exception as exc:
+            # the engine closes its runs itself; this covers what escaped it
+            if not store.run_id:
+                raise
+            self.env.cr.rollback()
+            store.abort(exc)
+            if isinstance(exc, engine.engine_errors.ReconnectNeeded):
+                self.qbo_company_id._mark_reconnect(store.scrub(str(exc)))
+                cron._commit_progress()
+            return store.run
+        if result.state == "failed" and isinstance(
+                getattr(result, "error", None), engine.engine_errors.ReconnectNeeded):
+            self.qbo_company_id._mark_reconnect(result.message)
+            cron._commit_progress()
+        return store.run
+
+    def _log_failed_start(self, trigger, exc):
+        """A run that could not even start (incomplete configuration) still leaves
+        a failed run on the connection, so the error is not only in the server log."""
+        self.ensure_one()
+        scrub = engine.Scrubber(self._secret_values())
+        now = fields.Datetime.now()
+        run = self.env["billcom_qbo.run"].sudo().create({
+            "connection_id": self.id, "trigger": trigger, "user_id": self.env.uid, "started": now,
+            "ended": now, "state": "failed", "counts": {},
+            "message": scrub(self.env._("The sync could not start: %s", exc)),
+        })
+        self.sudo().last_run_id = run
+        return run
+
+    def _secret_values(self):
+        connection = self.sudo()
+        qbo, org = connection.qbo_company_id, connection.billcom_org_id
+        return [qbo.client_secret, qbo.access_token, qbo.refresh_token, org.password, org.dev_key]
+
+    # ---------------------------------------------------------------- scheduler
+    @api.model
+    def _cron_sync(self):
+        """Daily sync of every connection with automatic sync on.
+
+        Each connection runs under its own row lock; a connection another run
+        holds is skipped. A failing connection is logged on its run and the
+        others go on."""
+        now = fields.Datetime.now()
+        connections = self.sudo().search([("auto_sync", "=", True)])
+        due = connections.filtered(lambda c: c._is_due(now))
+        cron = self.env["ir.cron"]
+        cron._commit_progress(remaining=len(due))
+        for index, connection in enumerate(due):
+            if not connection.try_lock_for_update(allow_referencing=True):
+                _logger.info("Connection %s skipped: %s", connection.id, engine.ALREADY_RUNNING)
+                cron._commit_progress(1)
+                continue
+            try:
+                run = connection._run_sync("cron")
+            except engine.ConnectionBusy:
+                _logger.info("Connection %s skipped: %s", connection.id, engine.ALREADY_RUNNING)
+                self.env.cr.rollback()
+                cron._commit_progress(1)
+                continue
+            except Exception as exc:  # noqa: BLE001  one connection must not stop the others
+                # not configured, or a bug: say so on the connection, then go on
+                _logger.warning("Connection %s: the sync could not start: %s", connection.id, exc,
+                                exc_info=not isinstance(exc, UserError))
+                self.env.cr.rollback()
+                connection._log_failed_start("cron", exc)
+                cron._commit_progress(1)
+                continue
+            _logger.info("Connection %s: run %s ended %s.", connection.id, run.id, run.state)
+            if run.state == "interrupted":
+                # out of time: leave this one and the rest for the scheduler's next call
+                cron._commit_progress(remaining=len(due) - index)
+                return
+            if not cron._commit_progress(1):
+                return
+
+    # ----------------------------------------------------------------- actions
+    def action_open_sync_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Sync"),
+            "res_model": "billcom_qbo.sync_wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_connection_id": self.id},
+        }
+
+    def action_view_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("billcom_qbo_sync.action_sync_run")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"default_connection_id": self.id}
+        return action
+
+    def action_view_links(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("billcom_qbo_sync.action_link")
+        action["domain"] = [("connection_id", "=", self.id)]
+        return action
+
+    def action_view_last_run(self):
+        self.ensure_one()
+        return self.last_run_id._open_form()
+
+    def action_connect_qbo(self):
+        self.ensure_one()
+        return self.qbo_company_id.action_connect()
+
+    def action_refresh_accounts(self):
+        self.ensure_one()
+        return self.qbo_company_id.action_refresh_accounts()
+
+    def action_test_billcom(self):
+        self.ensure_one()
+        return self.billcom_org_id.action_test_connection()

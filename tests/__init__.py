@@ -1,0 +1,6 @@
+from . import test_install
+from . import test_store
+from . import test_security
+from . import test_lock
+from . import test_sync
+from . import test_connect

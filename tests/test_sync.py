@@ -1,0 +1,197 @@
+import logging
+from unittest.mock import patch
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import SyncCase
+
+
+@tagged("post_install", "-at_install")
+class TestSync(SyncCase):
+
+    def test_cron_end_to_end(self):
+        """The daily scheduled action syncs every connection with automatic sync on:
+        records appear on both sandboxes, links and a logged run appear in Odoo."""
+        idle = self.create_connection(name="Manual only", auto_sync=False)
+        cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")
+        with self.enter_registry_test_mode():
+            self.assertIs(cron.method_direct_trigger(), True)
+
+        run = self.connection.last_run_id
+        self.assertTrue(run, "the cron ran the connection")
+        self.assertEqual(run.trigger, "cron")
+        self.assertIn(run.state, ("done", "partial"), run.message)
+        self.assertTrue(run.ended)
+        self.assertFalse(self.connection.running_run_id, "the lock is released")
+        self.assertEqual(self.connection.last_sync, run.ended)
+        self.assertFalse(idle.run_ids, "a connection with automatic sync off is left alone")
+
+        # QuickBooks -> Bill.com: the unpaid bill NL-1001 is now in Bill.com
+        numbers = {b["invoice"]["invoiceNumber"] for b in self.billcom_sb.all("bills")}
+        self.assertIn("NL-1001", numbers)
+        # Bill.com -> QuickBooks: the approved bill AP-778 is now in QuickBooks
+        self.assertIn("AP-778", {b.get("DocNumber") for b in self.qbo_sb.all("Bill")})
+
+        links = self.env["billcom_qbo.link"].search([("connection_id", "=", self.connection.id)])
+        self.assertTrue(links)
+        self.assertIn("bill", links.mapped("object_type"))
+        self.assertTrue(run.line_ids)
+        self.assertTrue(run.summary)
+        self.assertGreater(run.write_count, 0)
+        # the rules are logged with their codes
+        self.assertIn("paid_in_qbo", run.line_ids.mapped("rule_code"))
+
+        # the next call the same day finds nothing due
+        with self.enter_registry_test_mode():
+            cron.method_direct_trigger()
+        self.assertEqual(self.connection.last_run_id, run)
+
+    def test_preview_writes_nothing(self):
+        with self.new_cursor() as env:
+            wizard = self.preview(env)
+            self.assertEqual(wizard.state, "preview")
+            self.assertTrue(wizard.line_ids)
+            self.assertTrue(wizard.summary)
+            self.assertGreater(wizard.write_count, 0)
+            self.assertIn("paid_in_qbo", wizard.line_ids.mapped("rule_code"))
+        self.assertEqual(self.sandbox_writes(), [], "a preview sends no write to either side")
+        self.assertTrue(self.qbo_sb.request_log(), "the preview did read QuickBooks")
+        self.assertFalse(self.env["billcom_qbo.run"].search([("connection_id", "=", self.connection.id)]))
+        self.assertFalse(self.env["billcom_qbo.link"].search([("connection_id", "=", self.connection.id)]))
+
+    def test_run_does_what_preview_showed(self):
+        with self.new_cursor() as env:
+            wizard = self.preview(env)
+            planned = self.line_keys(wizard.line_ids)
+            action = wizard.action_sync_now()
+        run = self.env["billcom_qbo.run"].browse(action["res_id"])
+        self.assertEqual(action["res_model"], "billcom_qbo.run")
+        self.assertEqual(run.trigger, "manual")
+        self.assertIn(run.state, ("done", "partial"), run.message)
+        self.assertEqual(self.line_keys(run.line_ids), planned)
+
+        # a second preview finds nothing left to write
+        with self.new_cursor() as env:
+            again = self.preview(env)
+            self.assertFalse(again.line_ids.filtered(lambda l: l.action in ("create", "update")))
+
+    def test_preview_limited_to_object_types(self):
+        with self.new_cursor() as env:
+            wizard = self.preview(env, object_types=["vendor", "customer"])
+            self.assertTrue(wizard.line_ids)
+            self.assertEqual(set(wizard.line_ids.mapped("object_type")), {"vendor", "customer"})
+        self.assertEqual(self.sandbox_writes(), [])
+
+    def test_interrupted_run_resumes(self):
+        """A run stopped between batches (no time left) is marked interrupted, and
+        the next run finishes the job without writing anything twice."""
+        cron_model = type(self.env["ir.cron"])
+        original = cron_model._commit_progress
+
+        def no_time_left(cron, processed=0, *, remaining=None, deactivate=False):
+            original(cron, processed, remaining=remaining, deactivate=deactivate)
+            return 0.0
+
+        with patch.object(cron_model, "_commit_progress", no_time_left), self.new_cursor() as env:
+            first = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
+            first_state, first_writes = first.state, first.write_count
+        self.assertEqual(first_state, "interrupted")
+        self.assertGreater(first_writes, 0)
+        self.assertFalse(self.connection.last_sync, "an interrupted run is not a completed sync")
+        self.assertTrue(self.connection._is_due(self.connection.last_run_id.ended),
+                        "an interrupted connection is due again at once")
+
+        with self.new_cursor() as env:
+            second = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
+            self.assertIn(second.state, ("done", "partial"), second.message)
+
+        numbers = [b["invoice"]["invoiceNumber"] for b in self.billcom_sb.all("bills")]
+        self.assertEqual(len(numbers), len(set(numbers)), "no bill was created twice")
+        docs = [b.get("DocNumber") for b in self.qbo_sb.all("Bill")]
+        self.assertEqual(len(docs), len(set(docs)), "no bill was created twice")
+
+    # ----------------------------------------------------------------- lock
+    def test_live_run_blocks_a_second_run(self):
+        """While a run holds the connection (across its commits), another one
+        refuses with a clear message and writes nothing."""
+        holder = self.env["billcom_qbo.run"].create({
+            "connection_id": self.connection.id, "trigger": "cron", "state": "running",
+        })
+        self.connection.running_run_id = holder
+        self.env.flush_all()
+        with self.assertRaisesRegex(UserError, "A sync is already running for this connection"):
+            with self.new_cursor() as env:
+                wizard = env["billcom_qbo.sync_wizard"].create({"connection_id": self.connection.id})
+                wizard.action_sync_now()
+        self.assertEqual(self.sandbox_writes(), [])
+        self.assertEqual(self.connection.run_ids, holder)
+
+    def test_stale_run_is_taken_over(self):
+        """A run whose worker died (no sign of life for long) does not block forever."""
+        holder = self.env["billcom_qbo.run"].create({
+            "connection_id": self.connection.id, "trigger": "cron", "state": "running",
+            "started": "2020-01-01 00:00:00", "heartbeat": "2020-01-01 00:00:00",
+        })
+        self.connection.running_run_id = holder
+        self.env.flush_all()
+        with self.new_cursor() as env:
+            run = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
+            self.assertIn(run.state, ("done", "partial"))
+        self.assertEqual(holder.state, "interrupted")
+
+    def test_cron_skips_a_held_connection(self):
+        holder = self.env["billcom_qbo.run"].create({
+            "connection_id": self.connection.id, "trigger": "manual", "state": "running",
+        })
+        self.connection.running_run_id = holder
+        self.env.flush_all()
+        cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")
+        with self.enter_registry_test_mode():
+            self.assertIs(cron.method_direct_trigger(), True)
+        self.assertEqual(self.connection.run_ids, holder)
+        self.assertEqual(self.sandbox_writes(), [])
+
+    def test_cron_logs_a_connection_that_cannot_start(self):
+        """An incomplete connection fails on its own run; the others still sync."""
+        broken = self.create_connection(name="Broken")
+        broken.qbo_company_id.sudo().local_base_url = False
+        self.env.flush_all()
+        cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")
+        with self.enter_registry_test_mode():
+            self.assertIs(cron.method_direct_trigger(), True)
+        self.assertEqual(broken.last_run_id.state, "failed")
+        self.assertIn("local API URL", broken.last_run_id.message)
+        self.assertIn(self.connection.last_run_id.state, ("done", "partial"))
+
+    # --------------------------------------------------------- failures
+    def test_auth_error_keeps_secrets_out(self):
+        """A run that QuickBooks refuses (revoked authorization) fails with a message
+        saying what to do; no token, password, developer key or client secret
+        appears in the run, its lines or the log."""
+        self.connection.qbo_company_id.sudo().write({"refresh_token": "RT-revoked-0123456789abcdef",
+                                                     "access_token": False})
+        self.env.flush_all()
+        secrets = self.secret_values(self.connection) | {"RT-revoked-0123456789abcdef"}
+        with self.assertLogs(level=logging.DEBUG) as logs, self.new_cursor() as env:
+            run = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
+            self.assertEqual(run.state, "failed")
+            self.assertTrue(run.message)
+        run = self.connection.last_run_id
+        stored = [run.message or "", run.summary or ""]
+        for line in run.line_ids:
+            stored += [line.record or "", line.message or "", line.remote_error or "", str(line.diff or "")]
+        text = "\n".join(stored + logs.output)
+        for secret in secrets:
+            self.assertNotIn(secret, text)
+        self.assertEqual(self.sandbox_writes(), [])
+        self.assertFalse(self.connection.running_run_id)
+
+    def test_billcom_error_is_logged_on_the_run(self):
+        self.connection.billcom_org_id.sudo().password = "wrong-password-123"
+        self.env.flush_all()
+        with self.new_cursor() as env:
+            run = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
+            self.assertEqual(run.state, "failed")
+            self.assertTrue(run.message)
+            self.assertNotIn("wrong-password-123", run.message)
