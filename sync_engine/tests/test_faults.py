@@ -169,3 +169,27 @@ def test_no_secret_reaches_logs_run_lines_or_errors(caplog):
         blob = "\n".join(texts)
         for secret in {s for s in secrets if s}:
             assert secret not in blob
+
+
+def test_malformed_records_from_either_side_become_named_run_lines_and_the_run_goes_on():
+    with demo_company() as c:
+        q, b = c.sb.qbo, c.sb.billcom
+        # what no validation would let in, written straight into the sandboxes' state (test only)
+        bad_bill = next(o for o in q.all("Bill") if o.get("DocNumber") == "PG-NOV")
+        q._data["Bill"][bad_bill["Id"]]["Line"][0]["Amount"] = 412.375
+        bad_vendor = next(o for o in q.all("Vendor") if o["DisplayName"] == "Hicks Hardware")
+        q._data["Vendor"][bad_vendor["Id"]]["PrimaryEmailAddr"] = ["not", "an", "object"]
+        bc_bill = next(o for o in b.all("bills") if o["invoice"]["invoiceNumber"] == "AP-778")
+        b.collections["bills"].objects[bc_bill["id"]]["amount"] = "two hundred"
+        result = _run(c)
+        errors = {l.record: l for l in result.lines if l.action == "error"}
+        assert errors["QuickBooks Bill " + bad_bill["Id"]].field == "Line[0].Amount"
+        assert "fractions of a cent" in errors["QuickBooks Bill " + bad_bill["Id"]].message
+        assert errors["QuickBooks Vendor " + bad_vendor["Id"]].field == "PrimaryEmailAddr"
+        assert errors["Bill.com bills " + bc_bill["id"]].field == "amount"
+        assert all(l.rule_code == "bad_data" for l in errors.values())
+        assert result.state == "partial"
+        # everything else synced; the bad bill was not sent, nor bills of the unreadable vendor
+        numbers = {o["invoice"]["invoiceNumber"] for o in b.all("bills")}
+        assert "NL-1001" in numbers and "PG-NOV" not in numbers
+        assert {o.get("invoiceNumber") for o in b.all("invoices")} >= {"1001", "1002"}

@@ -104,3 +104,32 @@ def test_schedule_one_sync_at_a_time_and_auto_off():
     assert not rules.schedule(True, None, now, running=True).allowed
     assert "already running" in rules.schedule(True, None, now, running=True).message
     assert not rules.schedule(False, None, now).allowed
+
+
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+cents = st.integers(min_value=0, max_value=10**11).map(lambda c: Decimal(c) / 100)
+
+
+@given(total=cents, paid=cents)
+def test_paid_in_qbo_only_lets_unpaid_documents_through(total, paid):
+    balance = max(Decimal(0), total - paid)
+    verdict = rules.paid_in_qbo(total, balance)
+    assert verdict.allowed == (balance == total)
+    assert rules.paid_in_qbo(total, balance, already_linked=True).allowed
+
+
+@given(day=st.dates(min_value=D(2000, 1, 1), max_value=D(2030, 12, 31)), console=st.booleans())
+def test_payment_mode_and_credit_memos_follow_their_dates(day, console):
+    mode = rules.payment_sync_mode(day, console).value
+    assert mode == (rules.TWO_WAY if day >= D(2017, 9, 15) and not console else rules.ONE_WAY)
+    assert rules.credit_memo_start_date(day).allowed == (day >= D(2019, 1, 15))
+
+
+@given(currency=st.one_of(st.none(), st.text(max_size=5)))
+def test_non_usd_never_raises(currency):
+    verdict = rules.non_usd(currency)
+    assert verdict.allowed == ((currency or "USD").upper() == "USD")
