@@ -14,7 +14,7 @@ import sys
 import threading
 from collections import Counter, defaultdict
 
-from .config import ConnectionConfig
+from .config import OBJECT_TYPES, ConnectionConfig
 from .errors import SyncError
 from .secrets import Scrubber, ScrubbingFilter
 
@@ -36,7 +36,7 @@ def _progress(stream):
     return report
 
 
-def report_run(result, out):
+def report_run(result, out, details=True):
     """Counts per object type and direction, then every skipped, held or failed record."""
     by_type = defaultdict(Counter)
     for key, n in result.counts.items():
@@ -45,12 +45,16 @@ def report_run(result, out):
     print(f"Run {result.run_id}: {result.state}" + (f" - {result.message}" if result.message else ""), file=out)
     print(f"{'object type':<18}{'direction':<17}" + "".join(f"{a:>9}" for a in
           ("create", "update", "link", "skip", "conflict", "error", "failed")), file=out)
-    for (otype, direction), counter in sorted(by_type.items()):
+    for (otype, direction), counter in sorted(by_type.items(),
+                                              key=lambda kv: (OBJECT_TYPES.index(kv[0][0]), kv[0][1])):
         print(f"{otype:<18}{direction:<17}" + "".join(f"{counter.get(a, 0):>9}" for a in
               ("create", "update", "link", "skip", "conflict", "error", "failed")), file=out)
-    notable = [l for l in result.lines if l.action in ("skip", "conflict", "error") or l.state == "failed"]
+    notable = [l for l in result.lines
+               if l.action in ("skip", "conflict", "error") or l.state == "failed" or l.rule_code]
+    if not details:
+        return
     if notable:
-        print("Skipped, held or failed:", file=out)
+        print("Skipped, held, failed or synced with a note:", file=out)
     for line in notable:
         code = f"[{line.rule_code}] " if line.rule_code else ""
         err = f" ({line.remote_error})" if line.remote_error else ""
@@ -104,9 +108,11 @@ def cmd_demo(args):
         print("\n== Sync again (nothing changed) ==", file=out)
         before = len(sb.qbo.writes()) + len(sb.billcom.writes())
         second = service.run("manual", user="demo")
-        report_run(second, out)
-        print(f"(writes sent by the second sync: {len(sb.qbo.writes()) + len(sb.billcom.writes()) - before})",
-              file=out)
+        report_run(second, out, details=False)
+        moved = sum(1 for l in second.lines if l.action in ("create", "update", "link"))
+        print(f"Records moved or linked: {moved}; writes sent: "
+              f"{len(sb.qbo.writes()) + len(sb.billcom.writes()) - before}. (Records changed within the "
+              "last two minutes are read again and skipped for the same reasons as above.)", file=out)
         return 0 if first.state in ("done", "partial") and second.state in ("done", "partial") else 1
 
 

@@ -113,7 +113,7 @@ class Plan:
         """The preview as text: counts per object type and direction, then every
         line that is not a plain create (skips with their rule, conflicts, updates
         with their field differences, errors)."""
-        out = ["Plan: %d record(s), %d write(s)" % (len(self.items), len(self.writes()))]
+        out = ["Plan: %d record(s), %d to create or update" % (len(self.items), len(self.writes()))]
         mode = self.facts.get("payment_sync_mode")
         if mode:
             out.append(f"Payment sync: {mode.replace('_', '-')}. "
