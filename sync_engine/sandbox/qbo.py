@@ -589,6 +589,7 @@ class QBOSandbox(SandboxServer):
         self._grant_seq = 0
         # records
         self._data = {name: {} for name in ENTITIES}
+        self._batch_created = None  # (entity, id) made by the batch being processed
         self._deleted = {name: {} for name in ENTITIES}
         self._changes = {name: {} for name in ENTITIES}   # id -> (second, seq), ordered by change
         self._person_names = {}    # casefolded DisplayName -> (entity, id)
@@ -1139,6 +1140,8 @@ class QBOSandbox(SandboxServer):
     def _put(self, entity, obj, old=None):
         """Store a new version of a record and log the change."""
         id_ = obj["Id"]
+        if old is None and self._batch_created is not None:
+            self._batch_created.add((entity, id_))
         self._data[entity][id_] = obj
         second = _parse_time(obj["MetaData"]["LastUpdatedTime"])
         self._log_change(entity, id_, int(second))
@@ -1361,6 +1364,9 @@ class QBOSandbox(SandboxServer):
                     raise _required(key, f"{key}.value")
                 obj = self._data[target].get(str(ref_id))
                 if obj is None or obj.get("Active") is False:
+                    raise _invalid_ref(key, ref_id, target)
+                if self._batch_created and (target, str(ref_id)) in self._batch_created:
+                    # items of one batch are independent: none sees what another created
                     raise _invalid_ref(key, ref_id, target)
                 wanted_type = REF_ACCOUNT_TYPE.get(key)
                 if wanted_type and obj.get("AccountType") != wanted_type:
@@ -1901,19 +1907,26 @@ class QBOSandbox(SandboxServer):
             raise _business(f"A batch may hold at most {self.batch_max_items} items; this one has {len(items)}.",
                             "BatchItemRequest")
         out = []
-        for item in items:
-            bid = item.get("bId") if isinstance(item, dict) else None
-            try:
-                if not isinstance(item, dict):
-                    raise _invalid_value("BatchItemRequest", "Each batch item must be an object")
-                if "Query" in item:
-                    result = {"QueryResponse": self._query(item["Query"])}
-                else:
-                    result = self._batch_write(item)
-            except QBOFault as fault:
-                result = {"Fault": fault.fault()}
-            out.append({"bId": bid, **result})
+        self._batch_created = set()
+        try:
+            for item in items:
+                out.append(self._batch_item(item))
+        finally:
+            self._batch_created = None
         return {"BatchItemResponse": out}
+
+    def _batch_item(self, item):
+        bid = item.get("bId") if isinstance(item, dict) else None
+        try:
+            if not isinstance(item, dict):
+                raise _invalid_value("BatchItemRequest", "Each batch item must be an object")
+            if "Query" in item:
+                result = {"QueryResponse": self._query(item["Query"])}
+            else:
+                result = self._batch_write(item)
+        except QBOFault as fault:
+            result = {"Fault": fault.fault()}
+        return {"bId": bid, **result}
 
     def _batch_write(self, item):
         keys = [k for k in item if k not in ("bId", "operation", "optionsData")]

@@ -578,3 +578,28 @@ def test_thirty_thousand_bills_load_and_page_through_query_and_cdc(sandbox, raw,
     assert seen == 30_000
     groups = raw.get("cdc", entities="Bill", changedSince=since).json()["CDCResponse"][0]["QueryResponse"]
     assert groups[0]["maxResults"] == 1000
+
+
+def test_batch_items_do_not_see_each_others_creations():
+    import requests
+
+    from sync_engine.sandbox.qbo import QBOSandbox
+    with QBOSandbox(enforce_limits=False) as sb:
+        access, _ = sb.issue_tokens()
+        url = f"{sb.base_url}/v3/company/{sb.realm_id}/batch?minorversion=75"
+        expense = next(a["Id"] for a in sb.all("Account") if a["AccountType"] == "Expense")
+        bill = {"VendorRef": {"value": "25"}, "Line": [
+            {"Amount": 10, "DetailType": "AccountBasedExpenseLineDetail",
+             "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}}}]}
+        body = {"BatchItemRequest": [
+            {"bId": "v1", "operation": "create", "Vendor": {"DisplayName": "New Vendor"}},
+            {"bId": "b1", "operation": "create", "Bill": bill}]}
+        answer = requests.post(url, json=body, headers={"Authorization": f"Bearer {access}",
+                                                        "Accept": "application/json"}).json()
+        items = {i["bId"]: i for i in answer["BatchItemResponse"]}
+        assert items["v1"]["Vendor"]["Id"] == "25"
+        assert items["b1"]["Fault"]["Error"][0]["code"] == "2500"
+        # the same bill in the next batch finds its vendor
+        answer = requests.post(url, json={"BatchItemRequest": [{"bId": "b2", "operation": "create", "Bill": bill}]},
+                               headers={"Authorization": f"Bearer {access}", "Accept": "application/json"}).json()
+        assert "Bill" in answer["BatchItemResponse"][0]
