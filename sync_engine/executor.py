@@ -32,6 +32,7 @@ from .store import Link
 _log = logging.getLogger(__name__)
 
 QBO_BATCH_SIZE = 30
+LINE_BATCH = 500  # run lines written to the store at a time
 BILLCOM_WORKERS = 3
 # Bill.com collections with a bulk create endpoint
 BILLCOM_BULK = {"vendors", "bills", "vendor-credits", "credit-memos", "classifications/chart-of-accounts",
@@ -64,6 +65,7 @@ class Executor:
         self.writes = 0
         self.scrub = Scrubber(config.secrets())
         self.lines = []
+        self._unsaved_lines = []
         self.retries = set()
         self._defaults = None
 
@@ -97,6 +99,7 @@ class Executor:
                 message = f"{failed} record(s) could not be synced; see the run lines."
             self.store.set_cursors(plan.cursors)
             self.store.set_retries(sorted(self.retries))
+        self._flush_lines()
         note = self._network_note(before, self._network_counters())
         if note:
             message = f"{message} {note}" if message else note
@@ -156,13 +159,22 @@ class Executor:
         self._emit(lines)
 
     def _emit(self, lines):
+        """Run lines go to the store in batches (links, not lines, are what must be
+        durable at once); the last ones are written before the run closes."""
         for line in lines:
             for name in ("message", "remote_error", "record"):
                 value = getattr(line, name)
                 if value:
                     setattr(line, name, self.scrub(value))
         self.lines.extend(lines)
-        self.store.add_run_lines(self.run_id, lines)
+        self._unsaved_lines.extend(lines)
+        if len(self._unsaved_lines) >= LINE_BATCH:
+            self._flush_lines()
+
+    def _flush_lines(self):
+        if self._unsaved_lines:
+            lines, self._unsaved_lines = self._unsaved_lines, []
+            self.store.add_run_lines(self.run_id, lines)
 
     def _retry(self, item):
         line = item.line
