@@ -15,7 +15,7 @@
 import hashlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -33,6 +33,7 @@ _log = logging.getLogger(__name__)
 
 QBO_BATCH_SIZE = 30
 LINE_BATCH = 500  # run lines written to the store at a time
+IN_FLIGHT_WINDOW = 12  # Bill.com answers waiting to be recorded, at most
 BILLCOM_WORKERS = 3
 # Bill.com collections with a bulk create endpoint
 BILLCOM_BULK = {"vendors", "bills", "vendor-credits", "credit-memos", "classifications/chart-of-accounts",
@@ -75,7 +76,7 @@ class Executor:
         before = self._network_counters()
         try:
             plan = make_plan()
-            self.links = LinkIndex(self.store.load_links())
+            self.links = plan.links or LinkIndex(self.store.load_links())
             self.facts = plan.facts
             self._log_decisions(plan)
             total = len(plan.writes()) + sum(1 for i in plan.items if i.line.action == "link")
@@ -233,9 +234,10 @@ class Executor:
                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
     def _save(self, links):
-        for link in links:
-            self.links.add(link)
         self.store.save_links(links)
+        for link in links:  # the executor needs ids and versions, not the values
+            self.links.add(Link(link.object_type, link.qbo_id, link.billcom_id, link.qbo_version,
+                                link.billcom_version))
 
     def _fail(self, item, exc):
         item.line.state = "failed"
@@ -416,13 +418,12 @@ class Executor:
             self._billcom_each(otype, bodies, self._record_payment)
         elif collection in BILLCOM_BULK:
             limit = self.remote.billcom.bulk_limit(collection)
-            for start in range(0, len(bodies), limit):
-                chunk = bodies[start:start + limit]
-                try:
-                    created = self.remote.billcom.bulk_create(collection, [b for _, b in chunk])
-                except RemoteError as exc:
+            chunks = [bodies[start:start + limit] for start in range(0, len(bodies), limit)]
+            bulk = self.remote.billcom.bulk_create
+            for chunk, created, exc in self._in_flight(chunks, lambda c: bulk(collection, [b for _, b in c])):
+                if exc is not None:
                     if not _record_level(exc):
-                        raise
+                        raise exc
                     # all-or-nothing: nothing was created; find the bad record one by one
                     self._billcom_each(otype, chunk, lambda body: self.remote.billcom.create(collection, body))
                     continue
@@ -455,27 +456,36 @@ class Executor:
             return self.remote.billcom.record_ap_payment(body)
         return self.remote.billcom.record_ar_payment(body)
 
-    def _billcom_each(self, otype, pairs, write):
-        """Single writes, 3 in flight; links saved by this thread as each finishes."""
-        if not pairs:
-            return
+    def _in_flight(self, jobs, call):
+        """Run ``call(job)`` 3 at a time (Bill.com's limit per organization) and
+        yield ``(job, result, error)`` in job order, holding at most a small
+        window of answers in memory. Only this thread touches the store."""
         with ThreadPoolExecutor(max_workers=BILLCOM_WORKERS) as pool:
-            futures = [(item, pool.submit(write, body)) for item, body in pairs]
-            for item, future in futures:
-                try:
-                    obj = future.result()
-                except (RemoteError, MappingError) as exc:
-                    if isinstance(exc, RemoteError) and not _record_level(exc):
-                        for _, other in futures:
-                            other.cancel()
-                        raise
-                    self._fail(item, exc)
-                    self._emit([item.line])
-                    continue
-                self._wrote()
-                self._save([self._written_billcom(otype, item, obj)])
+            pending = deque()
+            try:
+                for job in jobs:
+                    pending.append((job, pool.submit(call, job)))
+                    if len(pending) >= IN_FLIGHT_WINDOW:
+                        yield _outcome(*pending.popleft())
+                while pending:
+                    yield _outcome(*pending.popleft())
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _billcom_each(self, otype, pairs, write):
+        """Single writes, 3 in flight; each link saved as its write finishes."""
+        for (item, _), obj, exc in self._in_flight(pairs, lambda pair: write(pair[1])):
+            if exc is not None:
+                if isinstance(exc, RemoteError) and not _record_level(exc):
+                    raise exc
+                self._fail(item, exc)
                 self._emit([item.line])
-                self._advance(1, f"{otype}: Bill.com write")
+                continue
+            self._wrote()
+            self._save([self._written_billcom(otype, item, obj)])
+            self._emit([item.line])
+            self._advance(1, f"{otype}: Bill.com write")
 
     def _written_billcom(self, otype, item, obj):
         item.line.state = "done"
@@ -513,6 +523,15 @@ class Executor:
             return obj
 
         self._billcom_each(otype, [(item, (item, body)) for item, body in pairs], write)
+
+
+def _outcome(job, future):
+    """(job, result, error) of a finished future; errors other than remote or
+    mapping ones (bugs) are raised."""
+    try:
+        return job, future.result(), None
+    except (RemoteError, MappingError) as exc:
+        return job, None, exc
 
 
 class _Current:

@@ -94,6 +94,7 @@ class Plan:
     facts: dict = field(default_factory=dict)
     full_read: dict = field(default_factory=dict)
     retries: list = field(default_factory=list)
+    links: object = None          # the link map as planning saw it (matches included)
 
     @property
     def lines(self):
@@ -154,7 +155,7 @@ class Planner:
     def plan(self):
         plan = Plan()
         plan.facts = self.connection_facts()
-        links = LinkIndex(self.store.load_links())
+        links = plan.links = LinkIndex(self.store.load_links())
         feed = self.fetch(plan)
         self._links = links
         self._planned = set()  # (object_type, side, remote_id) of records to be created this run

@@ -32,6 +32,7 @@ from functools import partial
 import requests
 
 from ..pacing import Clock, InFlightGate, RateLimiter, backoff_delays, shared
+from ..transport import new_session
 from .errors import (BillComAuthError, BillComError, BillComMalformedResponse, BillComServerError,
                      BillComUnavailable, BillComValidationError, QuotaExceeded, SessionInvalid,
                      TooManyConcurrent)
@@ -147,7 +148,7 @@ class BillComClient:
         self._username = username
         self._password = password
         self.clock = clock or Clock()
-        self.http = session or requests.Session()
+        self.http = session or new_session(self.base_url)
         if session is None:
             adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, max_in_flight))
             self.http.mount("http://", adapter)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import requests
 
 from ..pacing import Clock, RateLimiter, backoff_delays, shared
+from ..transport import new_session
 from .errors import (CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse, QBOReconnectNeeded,
                      QBOServerError, QBOThrottled, QBOValidationError, error_from_fault)
 
@@ -296,7 +297,7 @@ class QBOClient:
         self.access_token_expires_at = float(access_token_expires_at) if access_token_expires_at else None
         self.on_tokens = on_tokens
         self.clock = clock or Clock()
-        self.session = session or requests.Session()
+        self.session = session or new_session(self.base_url)
         self.minorversion = minorversion
         self.timeout = timeout
         self.max_retries = max_retries
