@@ -1,0 +1,1 @@
+"""Benchmarks of the sync engine against the sandboxes: ``python -m bench.run``."""

@@ -1,0 +1,142 @@
+"""The floor: the fewest requests the documented page, batch and bulk sizes
+allow for a piece of work, and the least time those requests need under the
+documented limits, whoever sends them.
+
+Documented sizes: QBO query pages of 1,000, change data capture answers of up
+to 1,000 objects, batches of 30; Bill.com list pages of 100, bulk creates of
+20 where a bulk endpoint exists (vendors, bills, vendor credits, credit memos,
+chart of accounts, classes, locations, items) and one request per record where
+none does (customers, invoices, payment terms, recorded payments, updates of
+bills and invoices). Each side signs in once.
+
+The time floor assumes each request takes exactly the latency and nothing
+else: QBO requests may overlap but start at most 10 a second and 500 a minute
+(batches 40 a minute); Bill.com requests run at most 3 at a time; the two
+sides work in parallel, except that a record is read on one side before it is
+written on the other.
+"""
+import math
+
+from sync_engine.mapping import ENTITIES
+
+QBO_PAGE = 1000
+QBO_CDC_PAGE = 1000
+QBO_BATCH = 30
+BILLCOM_PAGE = 100
+BILLCOM_BULK = 20
+BILLCOM_BULK_COLLECTIONS = {"vendors", "bills", "vendor-credits", "credit-memos",
+                            "classifications/chart-of-accounts", "classifications/accounting-classes",
+                            "classifications/locations", "classifications/items"}
+BILLCOM_HOURLY = 20_000
+QBO_PER_SECOND, QBO_PER_MINUTE, QBO_BATCHES_PER_MINUTE = 10, 500, 40
+BILLCOM_IN_FLIGHT = 3
+SYNCED_TYPES = tuple(ENTITIES)
+
+
+def pages(n, size):
+    """Requests to read n objects: a list with nothing in it still takes one."""
+    return max(1, math.ceil(n / size))
+
+
+class Floor:
+    """Requests by side and endpoint, keyed like the clients' own counters."""
+
+    def __init__(self):
+        self.qbo, self.billcom = {}, {}
+        self.qbo_batches = 0
+        self.qbo_writes = 0       # requests that write to QBO (batches)
+        self.billcom_writes = 0   # requests that write to Bill.com
+
+    def add(self, side, key, n):
+        if n:
+            target = self.qbo if side == "qbo" else self.billcom
+            target[key] = target.get(key, 0) + n
+
+    def total(self, side=None):
+        if side == "qbo":
+            return sum(self.qbo.values())
+        if side == "billcom":
+            return sum(self.billcom.values())
+        return self.total("qbo") + self.total("billcom")
+
+    def seconds(self, latency):
+        """The least wall time for these requests under the limits (see the module docstring)."""
+        api = self.total("qbo") - self.qbo.get("POST token", 0)
+        t_qbo = latency * min(1, self.qbo.get("POST token", 0)) + _qbo_time(api, self.qbo_batches, latency)
+        t_bc = _billcom_time(self.total("billcom"), latency)
+        # a record is read on one side before it is written on the other: sign in, read, then write
+        t_to_bc = 2 * latency + _billcom_time(self.billcom_writes, latency)
+        t_to_qbo = 2 * latency + _qbo_time(self.qbo_writes, self.qbo_batches, latency)
+        return max(t_qbo, t_bc, t_to_bc if self.billcom_writes else 0, t_to_qbo if self.qbo_writes else 0)
+
+
+def _qbo_time(n, batches, latency):
+    if n <= 0:
+        return 0.0
+    starts = max((n - 1) // QBO_PER_SECOND * 1.0, (n - 1) // QBO_PER_MINUTE * 60.0,
+                 ((batches - 1) // QBO_BATCHES_PER_MINUTE * 60.0) if batches else 0.0)
+    return starts + latency
+
+
+def _billcom_time(n, latency):
+    return math.ceil(n / BILLCOM_IN_FLIGHT) * latency if n > 0 else 0.0
+
+
+def first_sync(census):
+    """Read every synced type on both sides (Bill.com starts empty), read the
+    attachments once (rule no_attachments), create what the rules allow."""
+    f = Floor()
+    f.add("qbo", "POST token", 1)
+    f.add("billcom", "POST login", 1)
+    for otype, (entity, collection) in ENTITIES.items():
+        f.add("qbo", "GET query", pages(census["qbo"].get(entity, 0), QBO_PAGE))
+        f.add("billcom", f"GET {collection}", pages(0, BILLCOM_PAGE))
+    f.add("qbo", "GET query", pages(census["qbo"].get("Attachable", 0), QBO_PAGE))
+    for otype, n in census["creates"].items():
+        collection = ENTITIES[otype][1]
+        if not n:
+            continue
+        if collection in BILLCOM_BULK_COLLECTIONS:
+            requests, key = math.ceil(n / BILLCOM_BULK), f"POST {collection}/bulk"
+        else:
+            requests, key = n, f"POST {collection}"
+        f.add("billcom", key, requests)
+        f.billcom_writes += requests
+    return f
+
+
+def quiet_day():
+    """No change anywhere: one change-data-capture request on QBO, one filtered list
+    page per type on Bill.com."""
+    f = Floor()
+    f.add("qbo", "POST token", 1)
+    f.add("qbo", "GET cdc", 1)
+    f.add("billcom", "POST login", 1)
+    for _, collection in ENTITIES.values():
+        f.add("billcom", f"GET {collection}", 1)
+    return f
+
+
+def busy_day(edited_bills, edited_invoices, payments):
+    """Documents edited in QBO go to Bill.com one update each (no bulk update for
+    bills and invoices); bills paid in Bill.com come back as changed bills plus
+    new payments, and each payment goes to QBO in batches of 30."""
+    f = Floor()
+    f.add("qbo", "POST token", 1)
+    f.add("qbo", "GET cdc", pages(edited_bills + edited_invoices, QBO_CDC_PAGE))
+    f.add("billcom", "POST login", 1)
+    changed = {"bills": payments, "payments": payments}
+    for _, collection in ENTITIES.values():
+        f.add("billcom", f"GET {collection}", pages(changed.get(collection, 0), BILLCOM_PAGE))
+    f.add("billcom", "PATCH bills/{id}", edited_bills)
+    f.add("billcom", "PUT invoices/{id}", edited_invoices)
+    f.billcom_writes += edited_bills + edited_invoices
+    batches = math.ceil(payments / QBO_BATCH)
+    f.add("qbo", "POST batch", batches)
+    f.qbo_batches = f.qbo_writes = batches
+    return f
+
+
+def quota_hours(billcom_requests):
+    """Whole hours a 20,000 requests/hour quota makes this many requests wait."""
+    return max(0, math.ceil(billcom_requests / BILLCOM_HOURLY) - 1)

@@ -1,0 +1,289 @@
+"""The benchmark's printed report: one table per scenario (requests by side and
+endpoint, wall time, engine CPU, peak memory, each next to its floor), the
+ratios, the targets marked met or missed, and a closing note on the misses."""
+from . import floor as floors
+
+SIDES = (("qbo", "QBO"), ("billcom", "Bill.com"))
+AUTH = ("POST token", "POST login")
+TARGET_REQUESTS = 1.05
+TARGET_WALL = 1.25
+TARGET_CPU_PLANNED_US = 50
+TARGET_CPU_WRITTEN_US = 200
+TARGET_MEMORY_MB = 300
+TARGET_QUIET_SECONDS = 2.0
+W = 16  # width of a figure column
+
+
+def _n(value):
+    return "-" if value is None else f"{value:,}"
+
+
+def _s(value, digits=2):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def requests_of(result):
+    return {side: dict(result["requests"].get(side, {})) for side, _ in SIDES}
+
+
+def total(requests, side=None):
+    sides = [side] if side else [s for s, _ in SIDES]
+    return sum(sum(requests.get(s, {}).values()) for s in sides)
+
+
+def _order(key):
+    method, _, path = key.partition(" ")
+    return (key not in AUTH, method != "GET", path, method)
+
+
+class Report:
+    def __init__(self, results, workload):
+        self.r = results
+        self.workload = workload
+        self.latency = results["latency"]
+        self.targets = []   # (scenario, what, figure text, target text, met, shortfall text)
+        self.notes = []
+
+    # ------------------------------------------------------------- output
+    def print(self):
+        r = self.r
+        print(f"Sync benchmark: {self.workload.name} company ({r['workload']}).")
+        limits = r["limits"]
+        print(f"Sandboxes on 127.0.0.1 in their own process, {self.latency * 1000:.0f} ms per request, limits "
+              f"enforced: QBO {limits['qbo_per_minute']}/min, {limits['qbo_per_second']}/s, "
+              f"{limits['qbo_batches_per_minute']} batches/min; Bill.com {limits['billcom_in_flight']} in flight, "
+              f"{limits['billcom_per_hour']:,}/hour per developer key.")
+        print("Engine figures come from the syncing process alone (CPU time of all its threads, peak resident "
+              "memory); each sync runs in a fresh process.")
+        print("floor: the fewest requests the documented sizes allow (QBO query pages of 1,000 and batches of 30; "
+              "Bill.com list pages of 100, bulk creates of 20 where a bulk endpoint exists, else one request a "
+              "record); time floor: those requests at the latency each, QBO at most 10/s and 500/min, Bill.com at "
+              "most 3 in flight, both sides in parallel.")
+        print()
+        self.first_sync()
+        for key, title in (("quiet_after_first", "quiet day right after the first sync (no changes)"),
+                           ("quiet", "quiet day (no changes)"),
+                           ("busy", self._busy_title())):
+            self.day(key, title)
+        self.memory()
+        self.summary()
+
+    def _busy_title(self):
+        c = self.r["busy_changes"]
+        return (f"busy day ({c['edited_bills'] + c['edited_invoices']:,} documents edited in QBO, "
+                f"{c['payments']:,} bills paid in Bill.com)")
+
+    def _table(self, title, columns, floor, wall_floor):
+        """columns: [(heading, requests dict)]; the floor's column comes first."""
+        print(f"== {title} ==")
+        heads = ["floor"] + [h for h, _ in columns]
+        print(f"{'side':<9}{'endpoint':<46}" + "".join(f"{h:>{W}}" for h in heads))
+        for side, label in SIDES:
+            keys = set(getattr(floor, side))
+            for _, reqs in columns:
+                keys |= set(reqs.get(side, {}))
+            for key in sorted(keys, key=_order):
+                row = [getattr(floor, side).get(key)] + [reqs.get(side, {}).get(key) for _, reqs in columns]
+                print(f"{label:<9}{key:<46}" + "".join(f"{_n(v):>{W}}" for v in row))
+        row = [floor.total()] + [total(reqs) for _, reqs in columns]
+        print(f"{'':<9}{'total requests':<46}" + "".join(f"{_n(v):>{W}}" for v in row))
+        return heads
+
+    def _figures(self, rows, ncols):
+        for label, values in rows:
+            print(f"{'':<9}{label:<46}" + "".join(f"{v:>{W}}" for v in values[:ncols]))
+
+    # ---------------------------------------------------------- scenarios
+    def first_sync(self):
+        r = self.r
+        ours, per = r["first"], r.get("per_record")
+        floor = r["floors"]["first"]
+        wall_floor = floor.seconds(self.latency)
+        columns = [("ours", requests_of(ours))]
+        if per:
+            columns.append(("per-record", requests_of(per)))
+        self._table(f"first sync QBO -> Bill.com, {self.workload.name} company", columns, floor, wall_floor)
+        plan_us = ours["plan_cpu"] / ours["planned"] * 1e6 if ours["planned"] else None
+        exec_cpu = ours["cpu"] - ours["plan_cpu"]
+        written_us = exec_cpu / ours["written"] * 1e6 if ours["written"] else None
+        per_us = per["cpu"] / per["written"] * 1e6 if per and per["written"] else None
+        rows = [
+            ("wall time (s)", [_s(wall_floor), _s(ours["wall"]), _s(per["wall"]) if per else "-"]),
+            ("engine CPU (s)", ["-", _s(ours["cpu"]), _s(per["cpu"]) if per else "-"]),
+            ("  of which planning: reads, mapping, rules (s)", ["-", _s(ours["plan_cpu"]), "-"]),
+            ("  of which garbage collector pauses (s)", ["-", _s(ours.get("gc_seconds")),
+                                                         _s(per.get("gc_seconds")) if per else "-"]),
+            ("records planned / written", ["-", f"{ours['planned']:,}/{ours['written']:,}",
+                                           f"{per['read']:,}/{per['written']:,}" if per else "-"]),
+            ("engine CPU per record planned (us)", ["-", _s(plan_us, 0), "-"]),
+            ("engine CPU per record written (us)", ["-", _s(written_us, 0), _s(per_us, 0)]),
+            ("peak memory of the engine (MB)", ["-", _s(ours["rss_peak_mb"], 0),
+                                                _s(per["rss_peak_mb"], 0) if per else "-"]),
+        ]
+        self._figures(rows, 3 if per else 2)
+        ours_total, per_total = total(requests_of(ours)), total(requests_of(per)) if per else None
+        print(f"ratios: requests ours/floor {_s(_ratio(ours_total, floor.total()))}, "
+              f"wall ours/time floor {_s(_ratio(ours['wall'], wall_floor))}"
+              + (f"; per-record/ours: requests {_s(_ratio(per_total, ours_total), 1)}x, "
+                 f"wall {_s(_ratio(per['wall'], ours['wall']), 1)}x" if per else ""))
+        self._outcome("first sync", ours)
+        if per:
+            bc = total(requests_of(per), "billcom")
+            hours = floors.quota_hours(bc)
+            print(f"per-record way: one look-up and one write per record, no batch or bulk, at most "
+                  f"{floors.BILLCOM_IN_FLIGHT} Bill.com requests in flight (the same cap as ours); "
+                  f"{per['written']:,} records created, {per['counts']['skipped']:,} skipped by the same rules.")
+            if hours:
+                print(f"  Its {bc:,} Bill.com requests exceed the 20,000/hour quota, so its sandbox ran with the quota "
+                      f"off; the quota would add {hours} hour(s) of waiting to the wall time above "
+                      f"(computed: ceil({bc:,} / 20,000) - 1).")
+            else:
+                print(f"  Its {bc:,} Bill.com requests stay within the 20,000/hour quota: no quota wait "
+                      f"(its sandbox runs with the quota off at every size).")
+            same = r.get("billcom_after_first") == r.get("billcom_after_per_record")
+            print(f"  Bill.com holds the same number of objects per collection after either sync: "
+                  f"{'yes' if same else 'NO'}.")
+        print()
+        self._first_targets(ours, floor, wall_floor, plan_us, written_us, ours_total)
+
+    def _outcome(self, label, result):
+        if result.get("failed"):
+            print(f"  {label}: {result['failed']} record(s) failed, e.g. {result.get('failures', [])[:2]}")
+        server = result.get("server") or {}
+        refused = (server.get("qbo", {}).get("429", 0) + server.get("billcom", {}).get("429", 0))
+        waits = result.get("waits", {})
+        print(f"  server side: QBO answered {server.get('qbo', {}).get('total', 0):,}, Bill.com "
+              f"{server.get('billcom', {}).get('total', 0):,} request(s); refused by the limits: {refused}; "
+              f"QBO client pacing waited {_s(waits.get('qbo_pacing_seconds'))} s; "
+              f"Bill.com peak in flight {waits.get('billcom_peak_in_flight')}.")
+
+    def day(self, key, title):
+        result = self.r[key]
+        floor = self.r["floors"]["busy" if key == "busy" else "quiet"]
+        wall_floor = floor.seconds(self.latency)
+        reqs = requests_of(result)
+        self._table(title, [("ours", reqs)], floor, wall_floor)
+        rows = [("wall time (s)", [_s(wall_floor), _s(result["wall"])]),
+                ("engine CPU (s)", ["-", _s(result["cpu"])]),
+                ("records read / planned / written", ["-", f"{result['read']:,}/{result['planned']:,}/"
+                                                           f"{result['written']:,}"]),
+                ("peak memory of the engine (MB)", ["-", _s(result["rss_peak_mb"], 0)])]
+        self._figures(rows, 2)
+        print(f"ratios: requests ours/floor {_s(_ratio(total(reqs), floor.total()))}, "
+              f"wall ours/time floor {_s(_ratio(result['wall'], wall_floor))}")
+        self._outcome(title.split(" (")[0], result)
+        print()
+        if key.startswith("quiet"):
+            types = len(floors.SYNCED_TYPES)
+            qbo = total(reqs, "qbo") - reqs["qbo"].get("POST token", 0)
+            bc = total(reqs, "billcom") - reqs["billcom"].get("POST login", 0)
+            met = qbo <= 1 and bc <= types
+            self._target(title.split(" (")[0], "requests", f"QBO {qbo} + Bill.com {bc} (+ sign-ins)",
+                         f"QBO <= 1, Bill.com <= {types} (1 per synced type)", met,
+                         None if met else f"{qbo + bc - 1 - types:+,} request(s)")
+            met = result["wall"] < TARGET_QUIET_SECONDS
+            self._target(title.split(" (")[0], "wall time", f"{result['wall']:.2f} s", "< 2 s", met,
+                         None if met else f"{result['wall'] - TARGET_QUIET_SECONDS:+.2f} s")
+            if not (qbo <= 1 and bc <= types):
+                extra = {k: v - floor.billcom.get(k, 0) for k, v in reqs["billcom"].items()
+                         if v > floor.billcom.get(k, 0)}
+                self.notes.append(
+                    f"{title.split(' (')[0]}: Bill.com list pages beyond one per type: "
+                    + ", ".join(f"{k} +{v}" for k, v in sorted(extra.items()))
+                    + f" ({result['read']:,} records read although nothing changed). The Bill.com cursor is the "
+                      "time the previous run started planning, so everything that run wrote afterwards is "
+                      "listed again, once.")
+
+    def memory(self):
+        check = self.r.get("memory_check")
+        if not check:
+            return
+        first = self.r["first"]
+        half_docs = sum(check["census"]["qbo"].get(e, 0) for e in ("Bill", "Invoice"))
+        full_docs = sum(self.r["census"]["qbo"].get(e, 0) for e in ("Bill", "Invoice"))
+        growth = (first["rss_peak_mb"] - check["rss_peak_mb"]) / max(1, full_docs - half_docs) * 10_000
+        print("== peak memory against the number of documents (first sync, ours) ==")
+        print(f"{check['workload']}: {half_docs:,} documents, peak {check['rss_peak_mb']:.0f} MB "
+              f"(wall {check['wall']:.1f} s)")
+        print(f"{self.r['workload']}: {full_docs:,} documents, peak {first['rss_peak_mb']:.0f} MB")
+        print(f"growth: {growth:.1f} MB per 10,000 documents (process baseline after imports "
+              f"{first['rss_base_mb']:.0f} MB)")
+        print()
+        self.growth = growth
+        independent = growth < 2.0
+        self._target("first sync", "memory independent of the number of documents",
+                     f"{growth:.1f} MB per 10,000 documents", "flat (streamed pages)", independent,
+                     None if independent else f"+{growth:.1f} MB per 10,000 documents")
+
+    # ------------------------------------------------------------ targets
+    def _target(self, scenario, what, figure, target, met, shortfall):
+        self.targets.append((scenario, what, figure, target, met, shortfall))
+
+    def _first_targets(self, ours, floor, wall_floor, plan_us, written_us, ours_total):
+        ratio = ours_total / floor.total()
+        self._target("first sync", "requests", f"{ratio:.3f} x floor ({ours_total:,} / {floor.total():,})",
+                     f"<= {TARGET_REQUESTS} x floor", ratio <= TARGET_REQUESTS,
+                     None if ratio <= TARGET_REQUESTS else f"{ours_total - TARGET_REQUESTS * floor.total():+,.0f} "
+                                                            "requests")
+        wr = ours["wall"] / wall_floor
+        self._target("first sync", "wall time", f"{wr:.2f} x time floor ({ours['wall']:.1f} s / {wall_floor:.1f} s)",
+                     f"<= {TARGET_WALL} x time floor", wr <= TARGET_WALL,
+                     None if wr <= TARGET_WALL else f"{ours['wall'] - TARGET_WALL * wall_floor:+.1f} s")
+        self._target("first sync", "CPU per record planned", f"{plan_us:.0f} us", f"<= {TARGET_CPU_PLANNED_US} us",
+                     plan_us <= TARGET_CPU_PLANNED_US,
+                     None if plan_us <= TARGET_CPU_PLANNED_US else f"{plan_us - TARGET_CPU_PLANNED_US:+.0f} us")
+        self._target("first sync", "CPU per record written", f"{written_us:.0f} us",
+                     f"<= {TARGET_CPU_WRITTEN_US} us", written_us <= TARGET_CPU_WRITTEN_US,
+                     None if written_us <= TARGET_CPU_WRITTEN_US else f"{written_us - TARGET_CPU_WRITTEN_US:+.0f} us")
+        mem = ours["rss_peak_mb"]
+        self._target("first sync", "peak memory", f"{mem:.0f} MB", f"<= {TARGET_MEMORY_MB} MB",
+                     mem <= TARGET_MEMORY_MB, None if mem <= TARGET_MEMORY_MB else f"{mem - TARGET_MEMORY_MB:+.0f} MB")
+        # what the notes say about a miss
+        if ratio > TARGET_REQUESTS:
+            extra = []
+            for side, label in SIDES:
+                mine = ours["requests"].get(side, {})
+                for key in sorted(set(mine) | set(getattr(floor, side)), key=_order):
+                    d = mine.get(key, 0) - getattr(floor, side).get(key, 0)
+                    if d:
+                        extra.append(f"{label} {key} {d:+,}")
+            self.notes.append("first sync requests above the floor: " + ", ".join(extra))
+        if wr > TARGET_WALL:
+            bc = total(requests_of(ours), "billcom")
+            busy = bc * self.latency / ours["wall"]
+            self.notes.append(
+                f"first sync wall time: Bill.com had {busy:.2f} requests in flight on average (3 allowed); "
+                f"planning took {ours['plan_wall']:.1f} s of wall time before the first write "
+                f"(QBO pacing waits {ours['waits']['qbo_pacing_seconds']:.1f} s); engine CPU {ours['cpu']:.1f} s "
+                f"also competes with the sandboxes for the cores.")
+        if plan_us > TARGET_CPU_PLANNED_US or written_us > TARGET_CPU_WRITTEN_US:
+            self.notes.append(
+                f"first sync CPU: planning {ours['plan_cpu']:.2f} s for {ours['planned']:,} records, carrying "
+                f"out {ours['cpu'] - ours['plan_cpu']:.2f} s for {ours['written']:,} records; the second includes "
+                f"the HTTP client's own cost per request ({total(requests_of(ours)):,} requests). "
+                "Profile with --profile FILE.")
+        if mem > TARGET_MEMORY_MB:
+            self.notes.append(f"first sync memory: {mem:.0f} MB peak, {ours['rss_after_plan_mb']:.0f} MB once "
+                              f"the plan of {ours['read']:,} records read was made; the rest grows while writing.")
+
+    def summary(self):
+        print("== targets (set for the mid-size company) ==")
+        widths = [max(len(t[i]) for t in self.targets) + 2 for i in range(4)]
+        for scenario, what, figure, target, met, shortfall in self.targets:
+            mark = "met" if met else f"MISSED by {shortfall}"
+            print(f"{scenario:<{widths[0]}}{what:<{widths[1]}}{figure:<{widths[2]}}"
+                  f"target {target:<{widths[3]}}{mark}")
+        missed = [t for t in self.targets if not t[4]]
+        print()
+        if not missed:
+            print("Closing note: every target is met.")
+        else:
+            print(f"Closing note: {len(missed)} target(s) missed: "
+                  + "; ".join(f"{s} {w} ({short})" for s, w, _, _, _, short in missed) + ".")
+            for note in self.notes:
+                print(f"- {note}")
+        print(f"Benchmark program ran {self.r['program_seconds']:.0f} s in all.")
