@@ -301,10 +301,10 @@ class Planner:
         return key
 
     def _line(self, otype, direction, action, rec, **kw):
+        ids = {"qbo_id": kw.pop("qbo_id", None), "billcom_id": kw.pop("billcom_id", None)}
+        ids[f"{'qbo' if rec.side == 'qbo' else 'billcom'}_id"] = rec.remote_id
         return RunLine(object_type=otype, direction=direction, action=action, record=rec.label,
-                       qbo_id=rec.remote_id if rec.side == "qbo" else kw.pop("qbo_id", None),
-                       billcom_id=rec.remote_id if rec.side == "billcom" else kw.pop("billcom_id", None),
-                       state="planned", **kw)
+                       state="planned", **ids, **kw)
 
     def _error_item(self, otype, err, direction):
         side = "QuickBooks" if err.side == "qbo" else "Bill.com"
@@ -358,59 +358,51 @@ class Planner:
         return missing
 
     def _new_from_qbo(self, otype, q, bc_unlinked, links, facts, handled_bc):
-        verdict = self._gate_new(otype, q, facts, QBO_TO_BC)
-        if verdict:
-            return PlanItem(self._line(otype, QBO_TO_BC, "skip", q, rule_code=verdict.code,
-                                       message=verdict.message))
-        match = bc_unlinked.pop(self._key(q, links), None) if q.natural_key else None
-        if match is not None:
-            handled_bc.add(match.remote_id)
-            # provisional: later types already see the pair as linked (a bill of a matched vendor)
-            links.add(Link(otype, q.remote_id, match.remote_id))
-            return PlanItem(self._line(otype, NO_DIRECTION, "link", q, billcom_id=match.remote_id,
-                                       message="Already on both sides: linked, nothing written."),
-                            source=q, target=match)
-        missing = self._missing_refs(q, links, "billcom")
-        if missing:
-            ref = missing[0]
-            return PlanItem(self._line(otype, QBO_TO_BC, "skip", q, rule_code="missing_reference",
-                                       field=ref.object_type,
-                                       message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."))
-        message, code = None, None
-        attachments = self.attachments(ENTITIES[otype][0], q.remote_id) if otype in DOCUMENT_TYPES else 0
-        if attachments:
-            verdict = rules.no_attachments(attachments)
-            message, code = verdict.message, verdict.code
-        self._planned.add((otype, "qbo", q.remote_id))
-        return PlanItem(self._line(otype, QBO_TO_BC, "create", q, rule_code=code, message=message),
-                        source=q, values=neutral(q.values, links.qbo_token))
+        return self._new_record(otype, q, QBO_TO_BC, bc_unlinked, links, facts, handled_bc)
 
     def _new_from_billcom(self, otype, b, q_unlinked, links, facts):
-        verdict = self._gate_new(otype, b, facts, BC_TO_QBO)
+        return self._new_record(otype, b, BC_TO_QBO, q_unlinked, links, facts)
+
+    def _new_record(self, otype, rec, direction, other_unlinked, links, facts, handled_other=None):
+        """A record with no twin yet: skipped by a rule, linked to the twin found by
+        its natural key (nothing written), skipped for a missing reference, or created."""
+        verdict = self._gate_new(otype, rec, facts, direction)
         if verdict:
-            return PlanItem(self._line(otype, BC_TO_QBO, "skip", b, rule_code=verdict.code,
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
                                        message=verdict.message))
-        match = q_unlinked.pop(self._key(b, links), None) if b.natural_key else None
+        match = other_unlinked.pop(self._key(rec, links), None) if rec.natural_key else None
         if match is not None:
-            links.add(Link(otype, match.remote_id, b.remote_id))
-            return PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=match.remote_id,
+            q, b = (rec, match) if rec.side == "qbo" else (match, rec)
+            if handled_other is not None:
+                handled_other.add(match.remote_id)
+            # provisional: later types already see the pair as linked (a bill of a matched vendor)
+            links.add(Link(otype, q.remote_id, b.remote_id))
+            return PlanItem(self._line(otype, NO_DIRECTION, "link", rec, qbo_id=q.remote_id, billcom_id=b.remote_id,
                                        message="Already on both sides: linked, nothing written."),
-                            source=b, target=match)
-        missing = self._missing_refs(b, links, "qbo")
+                            source=rec, target=match)
+        target_side = "billcom" if direction == QBO_TO_BC else "qbo"
+        missing = self._missing_refs(rec, links, target_side)
         if missing:
             ref = missing[0]
-            return PlanItem(self._line(otype, BC_TO_QBO, "skip", b, rule_code="missing_reference",
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
                                        field=ref.object_type,
                                        message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."))
-        values = neutral(b.values, links.billcom_token)
-        code, message = None, None
-        if otype == "invoice" and _has_classes(values):
+        values = neutral(rec.values, links.token(rec))
+        verdict = self._note_on_create(otype, rec, values, facts)
+        self._planned.add((otype, rec.side, rec.remote_id))
+        return PlanItem(self._line(otype, direction, "create", rec, rule_code=verdict and verdict.code,
+                                   message=verdict and verdict.message), source=rec, values=values)
+
+    def _note_on_create(self, otype, rec, values, facts):
+        """A rule that changes how a record is created: attachments left behind
+        (QBO -> Bill.com), invoice classes dropped (Bill.com -> QBO)."""
+        if rec.side == "qbo" and otype in DOCUMENT_TYPES:
+            count = self.attachments(ENTITIES[otype][0], rec.remote_id)
+            return rules.no_attachments(count) if count else None
+        if rec.side == "billcom" and otype == "invoice" and _has_classes(values):
             verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
-            if not verdict.allowed:
-                code, message = verdict.code, verdict.message
-        self._planned.add((otype, "billcom", b.remote_id))
-        return PlanItem(self._line(otype, BC_TO_QBO, "create", b, rule_code=code, message=message),
-                        source=b, values=values)
+            return None if verdict.allowed else verdict
+        return None
 
     def _linked(self, otype, q, b, link, links, facts):
         """A record that already has a twin: update, conflict or nothing."""
