@@ -4,3 +4,4 @@ from . import test_security
 from . import test_lock
 from . import test_sync
 from . import test_connect
+from . import test_rpc_secrets
