@@ -188,7 +188,7 @@ class Planner:
                                       for obj in self.remote.qbo.query(f"select * from {entity}"))
         plan.cursors["qbo"] = str(now)
         bc_since = cursors.get("billcom")
-        plan.full_read["billcom"] = not bc_since
+        plan.full_read["billcom"] = self._full_billcom_read = not bc_since
         for otype in self.types:
             collection = ENTITIES[otype][1]
             filters = None
@@ -289,7 +289,52 @@ class Planner:
                     items.append(item)
                 continue
             items.append(self._new_from_billcom(otype, b, q_unlinked, links, facts))
-        return [i for i in items if i is not None]
+        items = [i for i in items if i is not None]
+        if not self._full_billcom_read:
+            self._look_up_twins(otype, items, links)
+        return items
+
+    def _look_up_twins(self, otype, items, links):
+        """Before planning a create in Bill.com on an incremental day, look the
+        record up there by its natural key: a twin older than the cursor (entered
+        by hand, or written by a run whose link was lost) is linked, not duplicated."""
+        creates = [i for i in items if i.line.action == "create" and i.line.direction == QBO_TO_BC
+                   and otype not in PAYMENT_TYPES and i.source.natural_key]
+        if not creates:
+            return
+        billcom = self.remote.billcom
+        collection = ENTITIES[otype][1]
+
+        def look_up(item):
+            rec = item.source
+            if otype not in DOCUMENT_TYPES:
+                return billcom.find_by_name(collection, rec.values["name"])
+            party_type = "vendor" if otype in ("bill", "vendor_credit") else "customer"
+            owner = links.to_billcom(links.qbo_token(rec.values[party_type]))
+            if not owner:
+                return None  # its vendor or customer is new too: no twin can exist
+            number = rec.values["number"]
+            if otype == "bill":
+                return billcom.find_bill(owner, number)
+            if otype == "invoice":
+                return billcom.find_invoice(owner, number)
+            return billcom.find_credit(collection, owner, number)
+
+        for item, found in zip(creates, billcom.map_concurrently(look_up, creates)):
+            if isinstance(found, Exception):
+                raise found
+            if not found or (otype, found.get("id")) in links.by_bc:
+                continue
+            try:
+                twin = read_billcom(otype, found)
+            except MappingError:
+                continue
+            rec = item.source
+            links.add(Link(otype, rec.remote_id, twin.remote_id))
+            self._planned.discard((otype, "qbo", rec.remote_id))
+            item.line = self._line(otype, NO_DIRECTION, "link", rec, billcom_id=twin.remote_id,
+                                   message="Found in Bill.com by its natural key: linked, nothing written.")
+            item.target, item.values = twin, None
 
     def _key(self, rec, links):
         key = rec.natural_key

@@ -203,3 +203,21 @@ def test_stopping_after_any_write_and_rerunning_ends_like_an_uninterrupted_run()
             second = c.run()
             assert second.state in ("done", "partial"), (k, second.message)
             assert business_view(c.sb) == expected, f"stopped after write {k}"
+
+
+def test_a_twin_older_than_the_cursor_is_found_in_billcom_and_linked_not_duplicated():
+    with demo_company() as c:
+        c.run()
+        q, b = c.sb.qbo, c.sb.billcom
+        # entered by hand in Bill.com long ago (before the cursor), and today in QBO
+        b.add("vendors", {"name": "Zeta Tools", "email": "ap@zeta.example", "accountType": "BUSINESS",
+                          "createdTime": "2025-01-02T10:00:00.000+00:00",
+                          "updatedTime": "2025-01-02T10:00:00.000+00:00"})
+        q.add("Vendor", {"DisplayName": "Zeta Tools", "PrimaryEmailAddr": {"Address": "ap@zeta.example"}})
+        plan = c.service().preview()
+        assert [l.action for l in plan.lines if l.record == "Vendor Zeta Tools"] == ["link"]
+        c.run()
+        assert [v["name"] for v in b.all("vendors")].count("Zeta Tools") == 1
+        assert any(l.object_type == "vendor" and l.billcom_id == next(v["id"] for v in b.all("vendors")
+                                                                      if v["name"] == "Zeta Tools")
+                   for l in c.store.load_links())
