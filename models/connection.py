@@ -75,8 +75,10 @@ class Connection(models.Model):
 
     # --- sync state
     last_sync = fields.Datetime(
-        readonly=True, copy=False, help="End of the last run that went through to the end.")
-    next_sync = fields.Datetime(compute="_compute_next_sync")
+        "Last sync", readonly=True, copy=False, help="End of the last run that went through to the end.")
+    next_sync = fields.Datetime(
+        "Next sync", compute="_compute_next_sync",
+        help="When the daily automatic sync is next expected to run.")
     last_run_id = fields.Many2one("billcom_qbo.run", string="Last run", readonly=True, copy=False)
     last_run_state = fields.Selection(related="last_run_id.state", string="Last run state")
     last_run_summary = fields.Text(related="last_run_id.summary", string="Last run summary")

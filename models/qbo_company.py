@@ -55,7 +55,7 @@ class QboCompany(models.Model):
     refresh_token_hard_expires_at = fields.Datetime(
         "Refresh token hard expiry", readonly=True, copy=False,
         help="After this date Intuit requires a new authorization, whatever the rotations.")
-    connected_at = fields.Datetime(readonly=True, copy=False)
+    connected_at = fields.Datetime("Connected at", readonly=True, copy=False)
     has_refresh_token = fields.Boolean(compute="_compute_has_refresh_token")
 
     # --- read from QuickBooks

@@ -42,6 +42,11 @@ def totals(counts):
     return result
 
 
+def object_type_names(env):
+    """{code: name} of the synced object types, for showing codes to users."""
+    return {t.code: t.name for t in env["billcom_qbo.object_type"].sudo().search([])}
+
+
 def render(env, counts):
     """One line per object type and direction, in sync order."""
     grouped = tally(counts)

@@ -1,6 +1,7 @@
 import datetime
 
 from odoo import api, fields, models
+from odoo.tools import format_datetime
 
 from . import summary
 
@@ -48,10 +49,12 @@ class SyncRun(models.Model):
     line_count = fields.Integer(compute="_compute_line_count")
 
     @api.depends("connection_id", "started")
+    @api.depends_context("tz", "lang")
     def _compute_name(self):
         for run in self:
+            # in the user's time zone, like the "Started" field next to it
             run.name = self.env._("%(connection)s, %(date)s", connection=run.connection_id.name or "",
-                                  date=fields.Datetime.to_string(run.started) if run.started else "")
+                                  date=format_datetime(self.env, run.started) if run.started else "")
 
     @api.depends("started", "ended")
     def _compute_duration(self):
@@ -123,19 +126,26 @@ class SyncRunLine(models.Model):
     connection_id = fields.Many2one(related="run_id.connection_id", store=True, index=True)
     company_id = fields.Many2one(related="run_id.company_id", store=True, index=True)
     started = fields.Datetime(related="run_id.started")
-    object_type = fields.Char(readonly=True, index=True)
+    object_type = fields.Char("Object type code", readonly=True, index=True)
+    object_type_name = fields.Char("Object type", compute="_compute_object_type_name")
     direction = fields.Selection(summary.DIRECTIONS, readonly=True)
     action = fields.Char(readonly=True, index=True, help="create, update, link, skip, conflict or error")
     state = fields.Char(readonly=True, help="planned, done or failed")
     record = fields.Char(readonly=True)
     qbo_id = fields.Char("QuickBooks ID", readonly=True, index="btree_not_null")
     billcom_id = fields.Char("Bill.com ID", readonly=True, index="btree_not_null")
-    rule_code = fields.Char(readonly=True, index=True)
-    message = fields.Text(readonly=True)
+    rule_code = fields.Char("Rule", readonly=True, index=True)
+    message = fields.Text("Reason", readonly=True)
     field = fields.Char(readonly=True)
-    remote_error = fields.Text(readonly=True)
+    remote_error = fields.Text("Remote error", readonly=True)
     diff = fields.Json(readonly=True)
     diff_text = fields.Text("Field differences", compute="_compute_diff_text")
+
+    @api.depends("object_type")
+    def _compute_object_type_name(self):
+        names = summary.object_type_names(self.env)
+        for line in self:
+            line.object_type_name = names.get(line.object_type, line.object_type)
 
     @api.depends("diff")
     def _compute_diff_text(self):

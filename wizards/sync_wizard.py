@@ -13,7 +13,7 @@ class SyncWizard(models.TransientModel):
         "billcom_qbo.object_type", string="Object types",
         help="Leave empty to sync every object type.")
     state = fields.Selection([("draft", "Choose"), ("preview", "Preview")], default="draft", required=True)
-    previewed_at = fields.Datetime(readonly=True)
+    previewed_at = fields.Datetime("Previewed at", readonly=True)
     summary = fields.Text(readonly=True)
     line_ids = fields.One2many("billcom_qbo.sync_wizard_line", "wizard_id", string="Planned records",
                                readonly=True)
@@ -88,14 +88,21 @@ class SyncWizardLine(models.TransientModel):
 
     wizard_id = fields.Many2one("billcom_qbo.sync_wizard", required=True, ondelete="cascade")
     sequence = fields.Integer()
-    object_type = fields.Char(readonly=True)
+    object_type = fields.Char("Object type code", readonly=True)
+    object_type_name = fields.Char("Object type", compute="_compute_object_type_name")
     direction = fields.Selection(summary.DIRECTIONS, readonly=True)
     action = fields.Char(readonly=True)
     record = fields.Char(readonly=True)
     qbo_id = fields.Char("QuickBooks ID", readonly=True)
     billcom_id = fields.Char("Bill.com ID", readonly=True)
-    rule_code = fields.Char(readonly=True)
+    rule_code = fields.Char("Rule", readonly=True)
     message = fields.Text("Reason", readonly=True)
     field = fields.Char(readonly=True)
     diff_text = fields.Text("Field differences", readonly=True)
 
+
+    @api.depends("object_type")
+    def _compute_object_type_name(self):
+        names = summary.object_type_names(self.env)
+        for line in self:
+            line.object_type_name = names.get(line.object_type, line.object_type)
