@@ -221,3 +221,21 @@ def test_a_twin_older_than_the_cursor_is_found_in_billcom_and_linked_not_duplica
         assert any(l.object_type == "vendor" and l.billcom_id == next(v["id"] for v in b.all("vendors")
                                                                       if v["name"] == "Zeta Tools")
                    for l in c.store.load_links())
+
+
+def test_invoice_classes_reach_qbo_when_it_tracks_classes_per_line():
+    def seed_per_line(sb):
+        from sync_engine.sandbox.seed import seed_demo
+        seed_demo(sb)
+        sb.qbo.set_preferences(ClassTrackingPerTxnLine=True)
+
+    with demo_company(seed=seed_per_line) as c:
+        result = c.run()
+        invoice = next(o for o in c.sb.qbo.all("Invoice") if o.get("DocNumber") == "BC-5001")
+        consulting = next(o for o in c.sb.qbo.all("Class") if o["Name"] == "Consulting")
+        assert [l["SalesItemLineDetail"].get("ClassRef", {}).get("value") for l in invoice["Line"]
+                if l.get("DetailType") == "SalesItemLineDetail"] == [consulting["Id"]]
+        assert not [l for l in result.lines if l.rule_code == "class_per_line"]
+        # QBO -> Bill.com always carries classes
+        hh = next(o for o in c.sb.billcom.all("bills") if o["invoice"]["invoiceNumber"] == "HH-2207")
+        assert any(line.get("classifications", {}).get("accountingClassId") for line in hh["billLineItems"])
