@@ -221,6 +221,7 @@ class Executor:
             q, b = (item.source, item.target) if item.source.side == "qbo" else (item.target, item.source)
             new_links.append(self._link(otype, q, b))
             item.line.state = "done"
+            _release(item)
         self._save(new_links)
         self._emit([i.line for i in items])
         self._advance(len(items), f"{otype}: linked")
@@ -288,7 +289,7 @@ class Executor:
         ctx = self._qbo_ctx(otype, item)
         resolve = self._resolver(self.links.to_qbo, "QuickBooks")
         if operation == "create":
-            return entity, qbo_body(otype, item.values, resolve, ctx)
+            return entity, qbo_body(otype, self._values(item), resolve, ctx)
         current = item.target
         if current is None:  # not changed in QBO: its version is the one we last saw
             link = self.links.by_qbo.get((otype, item.line.qbo_id))
@@ -383,9 +384,9 @@ class Executor:
         item.line.state = "done"
         q = read_qbo(otype, obj)
         item.line.qbo_id = q.remote_id
-        if item.source.side == "billcom":
-            return self._link(otype, q, item.source)
-        return self._link(otype, q, item.target)
+        link = self._link(otype, q, item.source if item.source.side == "billcom" else item.target)
+        _release(item)
+        return link
 
     def _retry_stale_update(self, otype, item):
         entity = ENTITIES[otype][0]
@@ -449,7 +450,13 @@ class Executor:
             return {"customerId": resolve(v["customer"]), "paymentDate": v.get("date"), "paymentType": "CHECK",
                     "amount": sum(round(i["amount"] * 100) for i in invoices) / 100, "invoices": invoices,
                     "description": f"{PAYMENT_MARK_BILLCOM}Payment {item.source.remote_id}"}
-        return billcom_body(otype, item.values, resolve, {})
+        return billcom_body(otype, self._values(item), resolve, {})
+
+    def _values(self, item):
+        """The neutral values a create writes (worked out now, not kept in the plan)."""
+        if item.values is None:
+            item.values = neutral(item.source.values, self.links.token(item.source))
+        return item.values
 
     def _record_payment(self, body):
         if "payments" in body:
@@ -491,9 +498,9 @@ class Executor:
         item.line.state = "done"
         b = read_billcom(otype, obj)
         item.line.billcom_id = b.remote_id
-        if item.source.side == "qbo":
-            return self._link(otype, item.source, b)
-        return self._link(otype, item.target, b)
+        link = self._link(otype, item.source if item.source.side == "qbo" else item.target, b)
+        _release(item)
+        return link
 
     def billcom_updates(self, otype, items):
         collection = ENTITIES[otype][1]
@@ -523,6 +530,11 @@ class Executor:
             return obj
 
         self._billcom_each(otype, [(item, (item, body)) for item, body in pairs], write)
+
+
+def _release(item):
+    """A written record's line stays in the run; its values need not."""
+    item.source = item.target = item.values = None
 
 
 def _outcome(job, future):

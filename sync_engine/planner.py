@@ -432,19 +432,20 @@ class Planner:
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
                                        field=ref.object_type,
                                        message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."))
-        values = neutral(rec.values, links.token(rec))
-        verdict = self._note_on_create(otype, rec, values, facts)
+        verdict = self._note_on_create(otype, rec, facts)
         self._planned.add((otype, rec.side, rec.remote_id))
+        # the values to write are worked out when the write is made: a plan of a
+        # large first sync would otherwise hold every record twice
         return PlanItem(self._line(otype, direction, "create", rec, rule_code=verdict and verdict.code,
-                                   message=verdict and verdict.message), source=rec, values=values)
+                                   message=verdict and verdict.message), source=rec)
 
-    def _note_on_create(self, otype, rec, values, facts):
+    def _note_on_create(self, otype, rec, facts):
         """A rule that changes how a record is created: attachments left behind
         (QBO -> Bill.com), invoice classes dropped (Bill.com -> QBO)."""
         if rec.side == "qbo" and otype in DOCUMENT_TYPES:
             count = self.attachments(ENTITIES[otype][0], rec.remote_id)
             return rules.no_attachments(count) if count else None
-        if rec.side == "billcom" and otype == "invoice" and _has_classes(values):
+        if rec.side == "billcom" and otype == "invoice" and _has_classes(rec.values):
             verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
             return None if verdict.allowed else verdict
         return None
