@@ -4,7 +4,7 @@ from collections import defaultdict
 DIRECTIONS = [
     ("qbo_to_billcom", "QuickBooks to Bill.com"),
     ("billcom_to_qbo", "Bill.com to QuickBooks"),
-    ("none", "No direction"),
+    ("none", "Both sides (matched or held)"),
 ]
 ACTION_WORDS = {
     "create": "created", "update": "updated", "link": "linked", "skip": "skipped",
