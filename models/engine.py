@@ -12,6 +12,7 @@ from ..sync_engine import config as engine_config
 from ..sync_engine import errors as engine_errors  # noqa: F401  (re-exported)
 from ..sync_engine import rules as engine_rules  # noqa: F401  (re-exported)
 from ..sync_engine import service as engine_service
+from ..sync_engine.secrets import Scrubber  # noqa: F401  (the models mask secrets with the engine's)
 
 ALREADY_RUNNING = "A sync is already running for this connection."
 
@@ -59,33 +60,6 @@ def iso_to_datetime(value):
 
 def datetime_to_iso(value):
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-class Scrubber:
-    """Replaces every known secret value in a text by a mask.
-
-    Secrets learned later (a rotated token) are added with ``learn``; values
-    once seen stay known, so an old token is masked too.
-    """
-
-    MASK = "********"
-
-    def __init__(self, values=()):
-        self.values = set()
-        self.learn(values)
-
-    def learn(self, values):
-        for value in values or ():
-            if value and isinstance(value, str) and len(value) >= 4:
-                self.values.add(value)
-
-    def __call__(self, text):
-        if not text or not isinstance(text, str):
-            return text
-        for value in sorted(self.values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, self.MASK)
-        return text
 
 
 def placeholder_billcom():

@@ -119,7 +119,7 @@ def cmd_demo(args):
 def cmd_preview_or_sync(args):
     from .service import SyncService
     config = ConnectionConfig.load(args.config)
-    scrub = Scrubber(config.secrets())
+    scrub = Scrubber(source=config.secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(ScrubbingFilter(scrub))
     store = _store(config, args.store)

@@ -64,7 +64,7 @@ class Executor:
         self.progress = progress
         self.stop_after_writes = stop_after_writes
         self.writes = 0
-        self.scrub = Scrubber(config.secrets())
+        self.scrub = Scrubber(source=config.secrets)
         self.lines = []
         self._unsaved_lines = []
         self.retries = set()

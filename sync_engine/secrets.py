@@ -11,20 +11,34 @@ _PATTERNS = [re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
 
 class Scrubber:
     """Replaces every known secret value (and anything shaped like a credential
-    field) in a text by a mask."""
+    field) in a text by a mask.
 
-    def __init__(self, secrets=()):
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    ``source`` (a callable returning the current secrets) is read on every call,
+    so a token rotated during a run is masked too; values once seen stay known,
+    so a superseded token is masked as well."""
 
-    def add(self, secret):
-        if secret and len(secret) >= 4 and secret not in self.secrets:
-            self.secrets.append(secret)
+    def __init__(self, secrets=(), source=None):
+        self.secrets = []
+        self.source = source
+        self.learn(secrets)
+
+    def learn(self, secrets):
+        changed = False
+        for secret in secrets or ():
+            if secret and isinstance(secret, str) and len(secret) >= 4 and secret not in self.secrets:
+                self.secrets.append(secret)
+                changed = True
+        if changed:
             self.secrets.sort(key=len, reverse=True)
 
+    def add(self, secret):
+        self.learn([secret])
+
     def __call__(self, text):
-        if not text:
+        if not text or not isinstance(text, str):
             return text
-        text = str(text)
+        if self.source is not None:
+            self.learn(self.source())
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         for pattern in _PATTERNS:
