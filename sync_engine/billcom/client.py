@@ -32,6 +32,7 @@ from functools import partial
 import requests
 
 from ..pacing import Clock, InFlightGate, RateLimiter, backoff_delays, shared
+from ..secrets import Scrubber
 from ..transport import new_session
 from .errors import (BillComAuthError, BillComError, BillComMalformedResponse, BillComServerError,
                      BillComUnavailable, BillComValidationError, QuotaExceeded, SessionInvalid,
@@ -173,6 +174,7 @@ class BillComClient:
         self._auth_error = None
         self.user_id = None
         self.stats = ClientStats(self.gate)
+        self._scrubber = Scrubber(source=lambda: (self._dev_key, self._password, self._session_id))
 
     def __repr__(self):
         return f"<BillComClient {self.base_url} organization {self.organization_id}>"
@@ -242,12 +244,7 @@ class BillComClient:
 
     # ============================================================= requests
     def _scrub(self, text):
-        if not text:
-            return text
-        for secret in (self._dev_key, self._password, self._session_id):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return self._scrubber(text)
 
     def _clean(self, error):
         error.message = self._scrub(error.message)
