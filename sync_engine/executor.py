@@ -18,11 +18,12 @@ import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from .config import OBJECT_TYPES
 from .errors import RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO,
-                      billcom_body, neutral, qbo_body, qbo_update_body, read_billcom, read_qbo)
+                      billcom_body, neutral, origin_mark, qbo_body, qbo_update_body, read_billcom, read_qbo)
 from .planner import BC_TO_QBO, QBO_TO_BC, LinkIndex
 from .qbo.client import BatchItem
 from .records import MappingError
@@ -309,12 +310,12 @@ class Executor:
         v = item.values
         resolve = self._resolver(self.links.to_qbo, "QuickBooks")
         settings = self.config.settings
-        lines = [{"Amount": float(a["amount"]),
+        lines = [{"Amount": Decimal(a["amount"]),
                   "LinkedTxn": [{"TxnId": resolve(a["document"]),
                                  "TxnType": "Bill" if otype == "bill_payment" else "Invoice"}]}
                  for a in v["applied"]]
-        total = sum(round(float(a["amount"]) * 100) for a in v["applied"]) / 100
-        note = f"{PAYMENT_MARK_QBO}{item.source.remote_id}"
+        total = sum((Decimal(a["amount"]) for a in v["applied"]), Decimal(0))
+        note = origin_mark(PAYMENT_MARK_QBO, item.source.remote_id)
         reference = item.source.facts.get("reference")
         if otype == "bill_payment":
             if not settings.bank_account_id:
@@ -441,15 +442,15 @@ class Executor:
         if otype == "bill_payment":
             v = item.values
             return {"vendorId": resolve(v["vendor"]), "processDate": v.get("date"), "toPrintCheck": False,
-                    "payments": [{"billId": resolve(a["document"]), "amount": float(a["amount"])}
+                    "payments": [{"billId": resolve(a["document"]), "amount": Decimal(a["amount"])}
                                  for a in v["applied"]],
-                    "description": f"{PAYMENT_MARK_BILLCOM}BillPayment {item.source.remote_id}"}
+                    "description": origin_mark(f"{PAYMENT_MARK_BILLCOM} BillPayment", item.source.remote_id)}
         if otype == "received_payment":
             v = item.values
-            invoices = [{"id": resolve(a["document"]), "amount": float(a["amount"])} for a in v["applied"]]
+            invoices = [{"id": resolve(a["document"]), "amount": Decimal(a["amount"])} for a in v["applied"]]
             return {"customerId": resolve(v["customer"]), "paymentDate": v.get("date"), "paymentType": "CHECK",
-                    "amount": sum(round(i["amount"] * 100) for i in invoices) / 100, "invoices": invoices,
-                    "description": f"{PAYMENT_MARK_BILLCOM}Payment {item.source.remote_id}"}
+                    "amount": sum((i["amount"] for i in invoices), Decimal(0)), "invoices": invoices,
+                    "description": origin_mark(f"{PAYMENT_MARK_BILLCOM} Payment", item.source.remote_id)}
         return billcom_body(otype, self._values(item), resolve, {})
 
     def _values(self, item):

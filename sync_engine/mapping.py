@@ -8,6 +8,10 @@ turns a neutral reference into an id on the target side.
 Neutral references are strings ``"<type>|<qbo id>"`` for anything QBO knows,
 or ``"<type>|bc:<Bill.com id>"`` for a Bill.com record not linked yet.
 """
+import hashlib
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
 from .records import MappingError, Record, Ref, date, money, text
 
 # object type -> (QBO entity, Bill.com collection)
@@ -45,8 +49,31 @@ ACCOUNT_TYPES = {
 ACCOUNT_TYPES_BACK = {v: k for k, v in ACCOUNT_TYPES.items()}
 ITEM_TYPES = {"Service": "SERVICE", "Inventory": "INVENTORY", "NonInventory": "NON_INVENTORY"}
 ITEM_TYPES_BACK = {v: k for k, v in ITEM_TYPES.items()}
-PAYMENT_MARK_QBO = "Bill.com payment "      # QBO PrivateNote of payments we create
-PAYMENT_MARK_BILLCOM = "QuickBooks "        # Bill.com description of payments we record
+# Payments we record carry their source's id in a mark with a check code, so a
+# memo a person typed that merely looks like one ("Bill.com payment ...",
+# "QuickBooks 123") never decides where a payment came from.
+PAYMENT_MARK_QBO = "Bill.com payment"      # QBO PrivateNote of payments we create
+PAYMENT_MARK_BILLCOM = "QuickBooks"        # Bill.com description of payments we record
+_MARK = re.compile(r"(?P<prefix>.+) (?P<id>\S+) \(sync mark (?P<check>[0-9a-f]{10})\)")
+
+
+def _mark_check(prefix, remote_id):
+    return hashlib.sha256(f"{prefix}|{remote_id}".encode()).hexdigest()[:10]
+
+
+def origin_mark(prefix, remote_id):
+    """The note written on a payment we record: where it came from, checkable."""
+    return f"{prefix} {remote_id} (sync mark {_mark_check(prefix, remote_id)})"
+
+
+def read_origin_mark(note, prefix):
+    """The source id in a mark we wrote, or None for any other text."""
+    found = _MARK.fullmatch((note or "").strip())
+    if not found or found["prefix"] != prefix:
+        return None
+    if found["check"] != _mark_check(prefix, found["id"]):
+        return None
+    return found["id"]
 
 
 def _ref(obj, key, object_type, field_name):
@@ -231,38 +258,77 @@ def _qbo_party(kind):
 
 
 def _qbo_lines(obj, detail_types, doc_field="Line"):
-    lines = []
+    """The lines that carry money, and the discount: a bundle (GroupLineDetail)
+    contributes its inner lines, subtotal and description-only lines nothing,
+    and discount lines (amount or percent; QBO states the amount either way)
+    add up to the document's discount."""
+    lines, discount = [], Decimal(0)
     for index, line in enumerate(_list(obj, doc_field)):
+        where = f"{doc_field}[{index}]"
         if not isinstance(line, dict):
-            raise MappingError(f"Line[{index}]", "is not an object")
+            raise MappingError(where, "is not an object")
         kind = line.get("DetailType")
-        if kind in ("SubTotalLineDetail", "DiscountLineDetail", "DescriptionOnly", "GroupLineDetail"):
+        if kind in ("SubTotalLineDetail", "DescriptionOnly"):
+            continue
+        if kind == "DiscountLineDetail":
+            discount += Decimal(money(line.get("Amount"), f"{where}.Amount"))
+            continue
+        if kind == "GroupLineDetail":
+            group = _dict(line, "GroupLineDetail")
+            inner, inner_discount = _qbo_lines(group, detail_types, "Line") if group.get("Line") else ([], 0)
+            stated = line.get("Amount")
+            inner_total = sum((Decimal(i["amount"]) for i in inner), Decimal(0)) - inner_discount
+            if stated not in (None, "") and Decimal(money(stated, f"{where}.Amount")) != inner_total:
+                raise MappingError(f"{where}.Amount", f"bundle amount {stated} is not the sum of its lines "
+                                   f"({inner_total:.2f})")
+            lines.extend(inner)
+            discount += inner_discount
             continue
         if kind not in detail_types:
-            raise MappingError(f"Line[{index}].DetailType", f"unsupported line type {kind!r}")
-        detail = _dict(line, kind)
-        out = {"amount": money(line.get("Amount"), f"Line[{index}].Amount"),
-               "description": text(line.get("Description"), f"Line[{index}].Description")}
-        if kind == "AccountBasedExpenseLineDetail":
-            out["account"] = _ref(detail, "AccountRef", "account", f"Line[{index}].AccountRef")
-        if kind in ("ItemBasedExpenseLineDetail", "SalesItemLineDetail"):
-            out["item"] = _ref(detail, "ItemRef", "item", f"Line[{index}].ItemRef")
-            if detail.get("Qty") not in (None, ""):
-                out["quantity"] = _number(detail.get("Qty"), f"Line[{index}].Qty")
-            if detail.get("UnitPrice") not in (None, ""):
-                out["price"] = _number(detail.get("UnitPrice"), f"Line[{index}].UnitPrice")
-        if detail.get("ClassRef"):
-            out["class"] = _ref(detail, "ClassRef", "class", f"Line[{index}].ClassRef")
-        if detail.get("CustomerRef"):
-            out["customer"] = _ref(detail, "CustomerRef", "customer", f"Line[{index}].CustomerRef")
-        lines.append({k: v for k, v in out.items() if v is not None})
-    if not lines:
+            raise MappingError(f"{where}.DetailType", f"unsupported line type {kind!r}")
+        lines.append(_qbo_line_values(line, kind, where))
+    if not lines and doc_field == "Line":
         raise MappingError("Line", "has no lines with an amount")
-    return lines
+    return lines, discount
+
+
+def _qbo_line_values(line, kind, where):
+    detail = _dict(line, kind)
+    out = {"amount": money(line.get("Amount"), f"{where}.Amount"),
+           "description": text(line.get("Description"), f"{where}.Description")}
+    if kind == "AccountBasedExpenseLineDetail":
+        out["account"] = _ref(detail, "AccountRef", "account", f"{where}.AccountRef")
+    if kind in ("ItemBasedExpenseLineDetail", "SalesItemLineDetail"):
+        out["item"] = _ref(detail, "ItemRef", "item", f"{where}.ItemRef")
+        if detail.get("Qty") not in (None, ""):
+            out["quantity"] = _number(detail.get("Qty"), f"{where}.Qty")
+        if detail.get("UnitPrice") not in (None, ""):
+            out["price"] = _number(detail.get("UnitPrice"), f"{where}.UnitPrice")
+    if detail.get("ClassRef"):
+        out["class"] = _ref(detail, "ClassRef", "class", f"{where}.ClassRef")
+    if detail.get("CustomerRef"):
+        out["customer"] = _ref(detail, "CustomerRef", "customer", f"{where}.CustomerRef")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _qbo_voided(obj):
+    """QBO records a void by zeroing the amounts and putting "Voided" in the
+    private note (reference: quickbooks-online-api.md, Void); a memo that merely
+    mentions a void ("Replaces Voided check 1042") on a live document is not one."""
+    note = _str(obj.get("PrivateNote")) or ""
+    try:
+        zero = Decimal(str(obj.get("TotalAmt", 0))) == 0
+    except (InvalidOperation, ValueError):
+        return False
+    return zero and note.strip().lower().startswith("voided")
+
+
+def lines_total(values):
+    """The sum of a document's lines, exact."""
+    return sum((Decimal(line["amount"]) for line in values.get("lines") or ()), Decimal(0))
 
 
 def _number(value, field_name):
-    from decimal import Decimal, InvalidOperation
     if isinstance(value, bool):
         raise MappingError(field_name, f"is not a number ({value!r})")
     try:
@@ -284,9 +350,15 @@ def _qbo_document(kind, party_key, party_type, detail_types):
             party_type: party,
             "number": number,
             "date": date(obj.get("TxnDate"), "TxnDate"),
-            "lines": _qbo_lines(obj, detail_types),
             "location": _ref(obj, "DepartmentRef", "location", "DepartmentRef"),
         }
+        values["lines"], discount = _qbo_lines(obj, detail_types)
+        tax = _dict(obj, "TxnTaxDetail").get("TotalTax")
+        tax = Decimal(money(tax, "TxnTaxDetail.TotalTax")) if tax not in (None, "") else Decimal(0)
+        if discount:
+            values["discount"] = str(discount)
+        if tax:
+            values["tax"] = str(tax)
         if kind in ("Bill", "Invoice"):
             values["due_date"] = date(obj.get("DueDate"), "DueDate")
             values["term"] = _ref(obj, "SalesTermRef", "term", "SalesTermRef")
@@ -297,7 +369,7 @@ def _qbo_document(kind, party_key, party_type, detail_types):
         balance = money(obj.get(balance_field, total), balance_field)
         facts = {"total": total, "balance": balance,
                  "currency": _currency(obj, "CurrencyRef"),
-                 "party_name": party.name, "voided": "Voided" in (_str(obj.get("PrivateNote")) or "")}
+                 "party_name": party.name, "voided": _qbo_voided(obj)}
         who = f" ({party.name})" if party.name else ""
         label = f"{_KIND_LABEL[kind]} {number or obj.get('Id')}{who}"
         key = (party_type, party.remote_id, _name_key(number)) if number else None
@@ -324,8 +396,8 @@ def _qbo_payment(kind, party_key, party_type, doc_type, doc_txn):
                   "amount": money(obj.get("TotalAmt"), "TotalAmt"), "applied": applied}
         note = _str(obj.get("PrivateNote")) or ""
         facts = {"currency": _currency(obj, "CurrencyRef"),
-                 "origin": note[len(PAYMENT_MARK_QBO):].split()[0] if note.startswith(PAYMENT_MARK_QBO) else None,
-                 "voided": "Voided" in note, "party_name": party.name,
+                 "origin": read_origin_mark(note, PAYMENT_MARK_QBO),
+                 "voided": _qbo_voided(obj), "party_name": party.name,
                  "reference": obj.get("PaymentRefNum") or obj.get("DocNumber")}
         label = f"{_KIND_LABEL[kind]} {obj.get('Id')} ({party.name or party.remote_id}, {values['amount']})"
         return values, label, None, facts
@@ -443,8 +515,7 @@ def _bc_lines(obj, key, kind):
         cls = _dict(line, "classifications")
         amount = line.get("amount")
         if amount in (None, "") and line.get("quantity") not in (None, "") and line.get("price") not in (None, ""):
-            from decimal import Decimal
-            amount = (Decimal(str(line["quantity"])) * Decimal(str(line["price"]))).quantize(Decimal("0.01"))
+            amount = _line_amount(Decimal(str(line["quantity"])), Decimal(str(line["price"])))
         out = {"amount": money(amount, f"{key}[{index}].amount"),
                "description": text(line.get("description"), f"{key}[{index}].description")}
         if cls.get("chartOfAccountId"):
@@ -489,6 +560,8 @@ def _bc_document(kind):
             total = money(obj.get("totalAmount"), "totalAmount")
             balance = money(obj.get("dueAmount", total), "dueAmount")
             party_type = "customer"
+            tax = obj.get("salesTaxTotal")
+            tax = money(tax, "salesTaxTotal") if tax not in (None, "") else None
         else:
             vendor = kind == "vendor_credit"
             party_type = "vendor" if vendor else "customer"
@@ -497,13 +570,14 @@ def _bc_document(kind):
             number = text(obj.get("referenceNumber"), "referenceNumber", max_len=100)
             day = date(obj.get("creditDate"), "creditDate")
             lines = _bc_lines(obj, "vendorCreditLineItems" if vendor else "creditMemoLineItems", kind)
-            from decimal import Decimal
             total = money(obj.get("amount", obj.get("totalAmount")) or
                           sum(Decimal(l["amount"]) for l in lines), "amount")
             balance = total
         if party is None:
             raise MappingError(f"{party_type}Id", "is required")
         header = _dict(obj, "classifications")
+        if kind != "invoice":
+            tax = None
         values = {party_type: party, "number": number, "date": day, "lines": lines,
                   "location": _bc_ref(header.get("locationId"), "location", "classifications.locationId")}
         if kind in ("bill", "invoice"):
@@ -511,6 +585,8 @@ def _bc_document(kind):
             values["term"] = _bc_ref(obj.get("paymentTermId"), "term", "paymentTermId")
         if kind == "invoice" and header.get("accountingClassId"):
             values["class"] = _bc_ref(header["accountingClassId"], "class", "classifications.accountingClassId")
+        if tax and Decimal(tax):
+            values["tax"] = tax
         currency = _currency(obj, "currency")
         facts = {"total": total, "balance": balance, "currency": currency,
                  "approval_status": _str(obj.get("approvalStatus")), "party_name": _str(obj.get("vendorName")),
@@ -522,6 +598,9 @@ def _bc_document(kind):
         key = (party_type, party.remote_id, _name_key(number)) if number else None
         return values, label, key, facts
     return reader
+
+
+_QBO_PAYMENT_ENTITY = {"bill_payment": "BillPayment", "received_payment": "Payment"}
 
 
 def _bc_payment(kind):
@@ -546,9 +625,7 @@ def _bc_payment(kind):
         values = {party_type: party, "date": day, "amount": money(obj.get("amount"), "amount"),
                   "applied": applied}
         description = _str(obj.get("description")) or ""
-        origin = None
-        if description.startswith(PAYMENT_MARK_BILLCOM):
-            origin = description[len(PAYMENT_MARK_BILLCOM):].split()[-1]
+        origin = read_origin_mark(description, f"{PAYMENT_MARK_BILLCOM} {_QBO_PAYMENT_ENTITY[kind]}")
         status = (_str(obj.get("status")) or _str(obj.get("singleStatus")) or "").upper()
         facts = {"currency": _currency(obj, "currency"), "origin": origin, "status": status,
                  "voided": status in ("VOIDED", "CANCELED", "FUNDING_FAILED_VOIDED"),
@@ -640,7 +717,7 @@ def qbo_body(object_type, values, resolve, ctx):
         if v.get("description"):
             body["Description"] = v["description"]
         if v.get("price"):
-            body["UnitPrice"] = float(v["price"])
+            body["UnitPrice"] = Decimal(v["price"])
         if not ctx.get("income_account_id"):
             raise MappingError("IncomeAccountRef", "QuickBooks needs an income account for new items; none found")
         body["IncomeAccountRef"] = {"value": ctx["income_account_id"]}
@@ -694,16 +771,16 @@ def qbo_body(object_type, values, resolve, ctx):
 
 
 def _qbo_line(object_type, line, resolve, ctx, keep_classes, index):
-    out = {"Amount": float(line["amount"])}
+    out = {"Amount": Decimal(line["amount"])}
     if line.get("description"):
         out["Description"] = line["description"]
     if object_type in ("bill", "vendor_credit"):
         if line.get("item"):
             detail = {"ItemRef": {"value": resolve(line["item"])}}
             if line.get("quantity"):
-                detail["Qty"] = float(line["quantity"])
+                detail["Qty"] = Decimal(line["quantity"])
             if line.get("price"):
-                detail["UnitPrice"] = float(line["price"])
+                detail["UnitPrice"] = Decimal(line["price"])
             kind = "ItemBasedExpenseLineDetail"
         else:
             account = line.get("account")
@@ -719,9 +796,9 @@ def _qbo_line(object_type, line, resolve, ctx, keep_classes, index):
             raise MappingError(f"lines[{index}].item", "QuickBooks needs a product/service on each line")
         detail = {"ItemRef": {"value": resolve(item) if item else ctx["service_item_id"]}}
         if line.get("quantity"):
-            detail["Qty"] = float(line["quantity"])
+            detail["Qty"] = Decimal(line["quantity"])
         if line.get("price"):
-            detail["UnitPrice"] = float(line["price"])
+            detail["UnitPrice"] = Decimal(line["price"])
         kind = "SalesItemLineDetail"
     if line.get("class") and keep_classes:
         detail["ClassRef"] = {"value": resolve(line["class"])}
@@ -754,7 +831,7 @@ def billcom_body(object_type, values, resolve, ctx):
         if v.get("description"):
             body["description"] = v["description"]
         if v.get("price"):
-            body["price"] = float(v["price"])
+            body["price"] = Decimal(v["price"])
         return body
     if object_type == "term":
         return {"name": v["name"], "daysDue": v.get("due_days") or 0}
@@ -789,7 +866,8 @@ def billcom_body(object_type, values, resolve, ctx):
     if object_type == "invoice":
         body = {"customer": {"id": resolve(v["customer"])}, "invoiceNumber": v.get("number"),
                 "invoiceDate": v.get("date"), "dueDate": v.get("due_date") or v.get("date"),
-                "invoiceLineItems": [_bc_line(line, resolve, "invoice") for line in v["lines"]]}
+                "invoiceLineItems": [_bc_line(line, resolve, "invoice") for line in v["lines"]]
+                + _bc_adjustment_lines(v)}
         header = {}
         if v.get("class"):
             header["accountingClassId"] = resolve(v["class"])
@@ -810,8 +888,25 @@ def billcom_body(object_type, values, resolve, ctx):
     if object_type == "credit_memo":
         return {"customerId": resolve(v["customer"]), "referenceNumber": v.get("number"),
                 "creditDate": v.get("date"),
-                "creditMemoLineItems": [_bc_line(line, resolve, "invoice") for line in v["lines"]]}
+                "creditMemoLineItems": [_bc_line(line, resolve, "invoice") for line in v["lines"]]
+                + _bc_adjustment_lines(v)}
     raise ValueError(f"no Bill.com body for {object_type}")
+
+
+def _line_amount(quantity, price):
+    """Quantity x price to the cent, half up, as both systems round a line."""
+    return (quantity * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _bc_adjustment_lines(values):
+    """A QBO discount and sales tax, as lines of their own on a Bill.com invoice
+    or credit memo: the document's total stays what it is in QuickBooks."""
+    out = []
+    if values.get("discount"):
+        out.append({"description": "Discount", "quantity": 1, "price": -Decimal(values["discount"])})
+    if values.get("tax"):
+        out.append({"description": "Sales tax", "quantity": 1, "price": Decimal(values["tax"])})
+    return out
 
 
 def _bc_address_body(addr):
@@ -831,17 +926,17 @@ def _bc_line(line, resolve, kind):
     if line.get("customer") and kind == "bill":
         cls["customerId"] = resolve(line["customer"])
     if kind == "bill":
-        out["amount"] = float(line["amount"])
+        out["amount"] = Decimal(line["amount"])
         if line.get("item"):
             cls["itemId"] = resolve(line["item"])
     else:
-        # Bill.com computes invoice/credit memo line amounts from quantity x price
+        # Bill.com computes invoice/credit memo line amounts from quantity x price:
+        # send both only when they give the line's amount to the cent
         quantity, price = line.get("quantity"), line.get("price")
-        from decimal import Decimal
-        if quantity and price and (Decimal(quantity) * Decimal(price)).quantize(Decimal("0.01")) == Decimal(line["amount"]):
-            out["quantity"], out["price"] = float(quantity), float(price)
+        if quantity and price and _line_amount(Decimal(quantity), Decimal(price)) == Decimal(line["amount"]):
+            out["quantity"], out["price"] = Decimal(quantity), Decimal(price)
         else:
-            out["quantity"], out["price"] = 1, float(line["amount"])
+            out["quantity"], out["price"] = 1, Decimal(line["amount"])
         if line.get("item"):
             out["itemId"] = resolve(line["item"])
     if cls:

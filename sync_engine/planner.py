@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from . import rules
 from .config import OBJECT_TYPES
 from .mapping import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
-                      QBO_TYPE, diff, neutral, read_billcom, read_qbo, refs_in)
+                      QBO_TYPE, diff, lines_total, neutral, read_billcom, read_qbo, refs_in)
 from .records import MappingError
 from .store import Link, RunLine
 
@@ -258,6 +258,14 @@ class Planner:
             q_ok.sort(key=lambda r: r.facts.get("level", 0))
         bc_by_id = {r.remote_id: r for r in b_ok}
         handled_bc = set()
+        held = self._name_clashes(otype, q_ok, b_ok, links)
+        for (side, rid), verdict in held.items():
+            rec = next(r for r in (q_ok if side == "qbo" else b_ok) if r.remote_id == rid)
+            direction = QBO_TO_BC if side == "qbo" else BC_TO_QBO
+            items.append(PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
+                                             message=verdict.message)))
+        q_ok = [r for r in q_ok if ("qbo", r.remote_id) not in held]
+        b_ok = [r for r in b_ok if ("billcom", r.remote_id) not in held]
         # natural keys of unlinked records on each side, to match instead of duplicating
         bc_unlinked = {}
         for rec in b_ok:
@@ -293,6 +301,42 @@ class Planner:
         if not self._full_billcom_read:
             self._look_up_twins(otype, items, links)
         return items
+
+    def _name_clashes(self, otype, q_ok, b_ok, links):
+        """New Bill.com records whose names QuickBooks would take for one already
+        there (it ignores case and surrounding spaces): two unlinked Bill.com
+        records with one name, or one named like a record linked to another
+        twin. Each is held with rule duplicate_name (and the QuickBooks record
+        of that name too), instead of being linked to the wrong twin or refused
+        by QuickBooks on every run. {(side, remote_id): Verdict}"""
+        if otype in DOCUMENT_TYPES or otype in PAYMENT_TYPES:
+            return {}
+        names = defaultdict(list)       # name key -> unlinked Bill.com records
+        for rec in b_ok:
+            if (otype, rec.remote_id) not in links.by_bc and rec.natural_key:
+                names[rec.natural_key].append(rec)
+        if not names:
+            return {}
+        linked = {}                     # name key -> name of a linked QuickBooks record
+        for link in links.by_qbo.values():
+            if link.object_type == otype and link.snapshot:
+                name = (link.snapshot.get("qbo") or {}).get("name")
+                if name:
+                    linked.setdefault((_name_key(name),), (name, link.billcom_id))
+        out = {}
+        for key, recs in names.items():
+            clash = linked.get(key)
+            if len(recs) > 1:
+                for rec in recs:
+                    others = [r.values["name"] for r in recs if r is not rec]
+                    out[("billcom", rec.remote_id)] = rules.unique_name(rec.values["name"], others, "qbo")
+                for q in q_ok:
+                    if q.natural_key == key and (otype, q.remote_id) not in links.by_qbo:
+                        out[("qbo", q.remote_id)] = rules.unique_name(
+                            q.values["name"], [r.values["name"] for r in recs], "qbo")
+            elif clash and clash[1] != recs[0].remote_id:
+                out[("billcom", recs[0].remote_id)] = rules.unique_name(recs[0].values["name"], [clash[0]], "qbo")
+        return out
 
     def _look_up_twins(self, otype, items, links):
         """Before planning a create in Bill.com on an incremental day, look the
@@ -386,8 +430,14 @@ class Planner:
                     return verdict
             if not rec.values.get("number") and otype in ("bill", "invoice"):
                 return rules.Verdict(False, "bad_data", "A bill or invoice number is required to sync.")
+            verdict = _money_verdict(otype, rec, direction)
+            if verdict:
+                return verdict
         if otype in NAME_TYPES and rec.facts.get("currency", "USD") != "USD":
             return rules.non_usd(rec.facts.get("currency"))
+        verdict = rules.target_accepts(otype, rec.values, _target(direction))
+        if not verdict.allowed:
+            return verdict
         return None
 
     def _missing_refs(self, rec, links, target_side):
@@ -489,6 +539,11 @@ class Planner:
         changes = diff(old, values)
         if otype in DOCUMENT_TYPES and set(changes) == set():
             return None
+        verdict = _money_verdict(otype, source, direction) if otype in DOCUMENT_TYPES else None
+        if verdict:
+            return PlanItem(RunLine(otype, direction, "skip", rec.label, link.qbo_id, link.billcom_id,
+                                    rule_code=verdict.code, message=verdict.message, diff=changes,
+                                    state="planned"))
         code = message = None
         if otype == "invoice" and direction == BC_TO_QBO and _has_classes(values):
             verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
@@ -590,6 +645,27 @@ class _Facts(dict):
             return self[key]
         except KeyError:
             return default
+
+
+def _name_key(name):
+    return (name or "").strip().casefold()
+
+
+def _target(direction):
+    return "billcom" if direction == QBO_TO_BC else "qbo"
+
+
+def _money_verdict(otype, rec, direction):
+    """A document goes only with the total it has at its source: its lines,
+    discount and tax must add up to that total, and the target must be able to
+    hold each of them (rules document_total and shape_not_carried)."""
+    values = rec.values
+    verdict = rules.document_total(lines_total(values), values.get("discount"), values.get("tax"),
+                                   rec.facts["total"], rec.side)
+    if not verdict.allowed:
+        return verdict
+    verdict = rules.carried_shape(otype, values, _target(direction))
+    return None if verdict.allowed else verdict
 
 
 def _has_classes(values):

@@ -115,3 +115,120 @@ def schedule(auto_sync, last_sync, now, running=False, interval=datetime.timedel
         return Verdict(True, "schedule", "Daily automatic sync is due.")
     due = last_sync + interval
     return Verdict(False, "schedule", f"Not due yet: next automatic sync after {due.isoformat(' ', 'minutes')}.")
+
+
+# ------------------------------------------------------- money and identity
+# Codes of the engine's own decisions (beside the published rules above), each
+# with the sentence a finance user reads when it stops or changes a record.
+CODES = {
+    "payment_sync_mode": "Payments flow only the ways the organization's payment sync mode allows.",
+    "paid_in_qbo": "Partially or fully paid QuickBooks bills and invoices are not sent to Bill.com.",
+    "no_attachments": "Attachments never sync.",
+    "credit_memo_start_date": "Credit memos sync only for organizations started on or after 2019-01-15.",
+    "class_per_line": "Invoice classes go to QuickBooks only when it tracks classes per line.",
+    "schedule": "Daily automatic sync, manual any time, one at a time.",
+    "non_usd": "Only USD documents sync.",
+    "approved_only": "With 'sync only approved bills', unapproved bills stay in Bill.com.",
+    "document_total": "A document is never sent with a total different from its source.",
+    "shape_not_carried": "A part of the document the other side cannot hold exactly (tax, discount).",
+    "required_field": "The other side requires a field this record does not have.",
+    "field_too_long": "A name or number is longer than the other side accepts.",
+    "duplicate_name": "Names must be unique on the other side, ignoring case.",
+    "inactive": "Inactive or deleted records are not created on the other side.",
+    "voided": "Voided documents and payments are not created on the other side.",
+    "deleted": "A synced record was deleted or voided on its source side.",
+    "missing_reference": "The record waits on another record that is not synced yet.",
+    "not_synced_document": "A payment that applies to no synced document is not recorded.",
+    "conflict": "Changed on both sides since the last sync; held until a person decides.",
+    "bad_data": "The record cannot be read; the field is named on its line.",
+}
+
+
+def document_total(lines_total, discount, tax, source_total, side):
+    """The lines, discounts and tax the sync carries must add up to the source's
+    own total; otherwise the document holds a shape we do not carry and is held."""
+    carried = Decimal(lines_total) - Decimal(discount or 0) + Decimal(tax or 0)
+    total = Decimal(source_total)
+    if carried == total:
+        return Verdict(True, "document_total", f"Total {total:.2f} carried exactly.")
+    where = "QuickBooks" if side == "qbo" else "Bill.com"
+    return Verdict(False, "document_total",
+                   f"Held: its lines, discounts and tax add up to {carried:.2f}, but its {where} total is "
+                   f"{total:.2f}. Part of it cannot be carried exactly, so it is not sent; "
+                   f"it needs a person in {where}.", carried)
+
+
+def carried_shape(object_type, values, target_side):
+    """Tax and discounts are carried to Bill.com invoices and credit memos as
+    lines of their own. Bill.com bills and vendor credits have no tax or
+    discount, and QuickBooks computes its own sales tax, so a document that
+    needs either on the way there is held instead of sent with another total."""
+    tax, discount = Decimal(values.get("tax") or 0), Decimal(values.get("discount") or 0)
+    negative = [line for line in values.get("lines") or () if Decimal(line["amount"]) < 0]
+    if target_side == "billcom" and object_type in ("invoice", "credit_memo"):
+        return Verdict(True, "shape_not_carried", "Tax and discounts are carried as lines.")
+    parts = []
+    if tax:
+        parts.append(f"tax of {tax:.2f}")
+    if discount:
+        parts.append(f"a discount of {discount:.2f}")
+    if negative and target_side == "qbo":
+        parts.append(f"{len(negative)} negative line(s)")
+    if not parts:
+        return Verdict(True, "shape_not_carried", "Nothing the other side cannot hold.")
+    where = "Bill.com" if target_side == "billcom" else "QuickBooks"
+    return Verdict(False, "shape_not_carried",
+                   f"Held: it has {' and '.join(parts)}, which {where} cannot hold on this kind of document "
+                   "exactly; enter it by hand there or remove it from the source.")
+
+
+# What each side requires or limits on a new record: (field, label, max length).
+# Bill.com: customer e-mail is required, names at most 100 characters
+# (reference: bill-com-api.md, Customer and Vendor). QuickBooks: DocNumber at
+# most 21 characters, DisplayName at most 100 (quickbooks-online-api.md).
+TARGET_LIMITS = {
+    ("billcom", "customer"): {"required": (("email", "an e-mail address"),),
+                              "max": (("name", "name", 100),)},
+    ("billcom", "vendor"): {"required": (), "max": (("name", "name", 100),)},
+    ("qbo", "vendor"): {"required": (), "max": (("name", "display name", 100),)},
+    ("qbo", "customer"): {"required": (), "max": (("name", "display name", 100),)},
+    ("qbo", "bill"): {"required": (), "max": (("number", "bill number", 21),)},
+    ("qbo", "invoice"): {"required": (), "max": (("number", "invoice number", 21),)},
+    ("qbo", "vendor_credit"): {"required": (), "max": (("number", "reference number", 21),)},
+    ("qbo", "credit_memo"): {"required": (), "max": (("number", "reference number", 21),)},
+}
+
+
+def target_accepts(object_type, values, target_side):
+    """What the target will refuse, found before anything is sent: a required
+    field missing or a value too long, with the fix a finance user can make."""
+    limits = TARGET_LIMITS.get((target_side, object_type))
+    if not limits:
+        return Verdict(True, "required_field", "Nothing missing.")
+    source = "QuickBooks" if target_side == "billcom" else "Bill.com"
+    target = "Bill.com" if target_side == "billcom" else "QuickBooks"
+    for name, label in limits["required"]:
+        if not values.get(name):
+            return Verdict(False, "required_field",
+                           f"{target} requires {label} for a {object_type.replace('_', ' ')}; "
+                           f"add it in {source} and it syncs on the next run.", name)
+    for name, label, size in limits["max"]:
+        value = values.get(name) or ""
+        if len(value) > size:
+            return Verdict(False, "field_too_long",
+                           f"Its {label} has {len(value)} characters; {target} accepts at most {size}. "
+                           f"Shorten it in {source} and it syncs on the next run.", name)
+    return Verdict(True, "required_field", "Nothing missing.")
+
+
+def unique_name(name, clashes, target_side):
+    """QuickBooks display names are unique ignoring case and surrounding spaces
+    (across vendors, customers and employees); two records whose names differ
+    only so would be refused as duplicates or merged by mistake."""
+    if not clashes:
+        return Verdict(True, "duplicate_name", "Unique name.")
+    target = "QuickBooks" if target_side == "qbo" else "Bill.com"
+    others = ", ".join(sorted(f"'{c}'" for c in clashes))
+    return Verdict(False, "duplicate_name",
+                   f"Held: '{name}' and {others} are the same name to {target}, which ignores case and "
+                   "surrounding spaces; rename or merge one of them.")

@@ -31,6 +31,7 @@ from functools import partial
 
 import requests
 
+from ..records import json_dumps
 from ..pacing import Clock, InFlightGate, RateLimiter, backoff_delays, shared
 from ..secrets import Scrubber
 from ..transport import new_session
@@ -277,7 +278,7 @@ class BillComClient:
             safe = method in ("GET", "PUT", "PATCH", "DELETE")
         kind = kind or path
         url = self.base_url + path
-        payload = json.dumps(body) if body is not None else None
+        payload = json_dumps(body) if body is not None else None
         transient = self._delays(self.max_retries)
         throttle = self._delays(self.throttle_retries)
         relogged = quota_waited = False

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import requests
 
 from ..pacing import Clock, RateLimiter, backoff_delays, shared
+from ..records import json_dumps
 from ..transport import new_session
 from .errors import (CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse, QBOReconnectNeeded,
                      QBOServerError, QBOThrottled, QBOValidationError, error_from_fault)
@@ -502,7 +503,7 @@ class QBOClient:
             data = None
             if json_body is not None:
                 headers["Content-Type"] = "application/json"
-                data = json.dumps(json_body, separators=(",", ":"))
+                data = json_dumps(json_body, separators=(",", ":"))
             elif text_body is not None:
                 headers["Content-Type"] = "application/text"
                 data = text_body.encode("utf-8")
