@@ -156,7 +156,7 @@ class Executor:
             if item.line.action in ("skip", "conflict", "error"):
                 item.line.state = "done"
                 lines.append(item.line)
-                if item.line.rule_code in ("conflict", "missing_reference", "bad_data"):
+                if item.line.rule_code in ("conflict", "missing_reference", "bad_data", "deleted"):
                     self._retry(item)
         self._emit(lines)
 
@@ -201,6 +201,9 @@ class Executor:
         links = [i for i in items if i.line.action == "link"]
         if links:
             self.save_matches(otype, links)
+        ended = [i for i in items if i.line.action in ("archive", "void")]
+        if ended:
+            self.end_twins(otype, ended)
         for direction in (QBO_TO_BC, BC_TO_QBO):
             creates = [i for i in items if i.line.action == "create" and i.line.direction == direction]
             updates = [i for i in items if i.line.action == "update" and i.line.direction == direction]
@@ -215,6 +218,51 @@ class Executor:
                 if updates:
                     self.billcom_updates(otype, updates)
 
+    def end_twins(self, otype, items):
+        """The twins of records that ended after they synced: a document archived
+        in Bill.com (or deleted, voided in QuickBooks), a payment voided. One
+        write each (they are few); the link is then marked closed so the next
+        run leaves the pair alone and the tie-out expects both gone."""
+        for item in items:
+            try:
+                self._end_twin(otype, item)
+            except (RemoteError, MappingError) as exc:
+                if isinstance(exc, RemoteError) and not _record_level(exc):
+                    raise
+                self._fail(item, exc)
+            else:
+                item.line.state = "done"
+                link = self.links.by_qbo.get((otype, item.line.qbo_id))
+                snapshot = dict((link.snapshot if link else None) or {}, closed=item.line.message)
+                self._save([Link(otype, item.line.qbo_id, item.line.billcom_id,
+                                 link.qbo_version if link else None, link.billcom_version if link else None,
+                                 snapshot, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))])
+            _release(item)
+            self._emit([item.line])
+            self._advance(1, f"{otype}: end twin")
+
+    def _end_twin(self, otype, item):
+        line = item.line
+        if item.target is None and line.action == "archive":
+            return  # already gone on the other side: only the link closes
+        if line.direction == QBO_TO_BC:
+            collection = ENTITIES[otype][1]
+            if otype == "bill_payment":
+                self.remote.billcom.void_ap_payment(line.billcom_id)
+            else:
+                self.remote.billcom.archive(collection, line.billcom_id)
+        else:
+            entity = ENTITIES[otype][0]
+            current = self.remote.qbo.read(entity, line.qbo_id)
+            if _qbo_ended(current):
+                return
+            request_id = _request_id(otype, line.action, [(line.billcom_id, item.source.version)])
+            if otype in ("invoice", "bill_payment", "received_payment"):
+                self.remote.qbo.void(entity, line.qbo_id, current.get("SyncToken"), request_id)
+            else:
+                self.remote.qbo.delete(entity, line.qbo_id, current.get("SyncToken"), request_id)
+        self._wrote()
+
     def save_matches(self, otype, items):
         """Records found on both sides: link them, write nothing."""
         new_links = []
@@ -227,11 +275,15 @@ class Executor:
         self._emit([i.line for i in items])
         self._advance(len(items), f"{otype}: linked")
 
-    def _link(self, otype, q, b):
+    def _link(self, otype, q, b, origin=None):
         snapshot = None
         if otype not in ("bill_payment", "received_payment"):
             snapshot = {"qbo": neutral(q.values, self.links.qbo_token),
                         "billcom": neutral(b.values, self.links.billcom_token)}
+            known = self.links.by_qbo.get((otype, q.remote_id))
+            origin = origin or ((known.snapshot or {}).get("origin") if known else None)
+            if origin:  # the side the record was first entered on
+                snapshot["origin"] = origin
         return Link(otype, q.remote_id, b.remote_id, q.version, b.version, snapshot,
                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
@@ -385,7 +437,8 @@ class Executor:
         item.line.state = "done"
         q = read_qbo(otype, obj)
         item.line.qbo_id = q.remote_id
-        link = self._link(otype, q, item.source if item.source.side == "billcom" else item.target)
+        link = self._link(otype, q, item.source if item.source.side == "billcom" else item.target,
+                          origin="billcom" if item.line.action == "create" else None)
         _release(item)
         return link
 
@@ -499,7 +552,8 @@ class Executor:
         item.line.state = "done"
         b = read_billcom(otype, obj)
         item.line.billcom_id = b.remote_id
-        link = self._link(otype, item.source if item.source.side == "qbo" else item.target, b)
+        link = self._link(otype, item.source if item.source.side == "qbo" else item.target, b,
+                          origin="qbo" if item.line.action == "create" else None)
         _release(item)
         return link
 
@@ -545,6 +599,13 @@ def _outcome(job, future):
         return job, future.result(), None
     except (RemoteError, MappingError) as exc:
         return job, None, exc
+
+
+def _qbo_ended(obj):
+    """Already voided or deleted in QuickBooks (nothing left to end)."""
+    note = str(obj.get("PrivateNote") or "").strip().lower()
+    return obj.get("status") == "Deleted" or (Decimal(str(obj.get("TotalAmt", 0))) == 0
+                                               and note.startswith("voided"))
 
 
 class _Current:

@@ -13,16 +13,22 @@ import datetime
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from . import rules
 from .config import OBJECT_TYPES
 from .mapping import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, neutral, read_billcom, read_qbo, refs_in)
+from .billcom.errors import NotFound as BillComNotFound
+from .qbo.errors import ObjectNotFound
 from .records import MappingError
 from .store import Link, RunLine
 
 _log = logging.getLogger(__name__)
 
+# Plan actions that write: create, update, and ending a twin (archive a
+# document, void a payment) after its source ended.
+WRITE_ACTIONS = ("create", "update", "archive", "void")
 QBO_TO_BC = "qbo_to_billcom"
 BC_TO_QBO = "billcom_to_qbo"
 NO_DIRECTION = "none"
@@ -101,7 +107,7 @@ class Plan:
         return [item.line for item in self.items]
 
     def writes(self):
-        return [i for i in self.items if i.line.action in ("create", "update")]
+        return [i for i in self.items if i.line.action in WRITE_ACTIONS]
 
     def counts(self):
         """{(object_type, direction, action): n}"""
@@ -159,6 +165,7 @@ class Planner:
         feed = self.fetch(plan)
         self._links = links
         self._planned = set()  # (object_type, side, remote_id) of records to be created this run
+        self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
         for object_type in self.types:
             qbo_records, bc_records = feed.get(object_type, ([], []))
             plan.items.extend(self.plan_type(object_type, qbo_records, bc_records, links, plan.facts))
@@ -503,6 +510,12 @@ class Planner:
     def _linked(self, otype, q, b, link, links, facts):
         """A record that already has a twin: update, conflict or nothing."""
         snap = link.snapshot or {}
+        if snap.get("closed"):
+            return None  # ended on both sides by an earlier run
+        if otype in DOCUMENT_TYPES:
+            ended = self._document_ended(otype, q, b, link)
+            if ended is not None:
+                return ended
         q_vals = neutral(q.values, links.qbo_token) if q is not None and not q.deleted else None
         b_vals = neutral(b.values, links.billcom_token) if b is not None else None
         q_changed = q is not None and (q.deleted or q_vals != snap.get("qbo"))
@@ -553,6 +566,97 @@ class Planner:
                        rule_code=code, message=message, diff=changes, state="planned")
         return PlanItem(line, source=source, target=target, values=values)
 
+    # ------------------------------------------------------- later events
+    def _document_ended(self, otype, q, b, link):
+        """A synced document deleted or voided in QuickBooks, or archived in
+        Bill.com when it came from Bill.com: end its twin too while nothing is
+        paid on it there; once something is, hold it for a person (paying a
+        bill the books no longer hold is how money goes missing)."""
+        snap = link.snapshot or {}
+        if q is not None and (q.deleted or q.facts.get("voided")):
+            source, how = "qbo", "deleted" if q.deleted else "voided"
+        elif b is not None and not b.facts.get("active", True):
+            if snap.get("origin") != "billcom":
+                return None  # QuickBooks is the book of record for what came from it
+            source, how = "billcom", "archived"
+        else:
+            return None
+        twin_side = "billcom" if source == "qbo" else "qbo"
+        twin = b if twin_side == "billcom" else q
+        if twin is None or twin.deleted:
+            twin = self._read_twin(otype, twin_side, link)
+        label = (twin.label if twin is not None else None) or (q or b).label
+        where = "QuickBooks" if source == "qbo" else "Bill.com"
+        there = "Bill.com" if source == "qbo" else "QuickBooks"
+        self._gone[(otype, "qbo", link.qbo_id)] = self._gone[(otype, "billcom", link.billcom_id)] = \
+            f"{label} was {how} in {where} after it synced"
+        direction = QBO_TO_BC if source == "qbo" else BC_TO_QBO
+        ids = dict(qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned")
+        if twin is None or twin.deleted or not twin.facts.get("active", True) or twin.facts.get("voided"):
+            return PlanItem(RunLine(otype, direction, "archive", label, rule_code="deleted",
+                                    message=f"{how.capitalize()} in {where}; already gone in {there}.", **ids),
+                            source=q if source == "qbo" else b, target=None)
+        paid = Decimal(twin.facts["total"]) - Decimal(twin.facts["balance"])
+        if paid:
+            return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code="deleted",
+                                    message=f"{how.capitalize()} in {where} after it synced, but {paid:.2f} of it is "
+                                            f"already paid or credited in {there}. Nothing was changed: re-enter it "
+                                            f"in {where}, or void the payment in {there} and then remove it there.",
+                                    **ids))
+        action = "archive in Bill.com" if twin_side == "billcom" else (
+            "void in QuickBooks" if otype == "invoice" else "delete in QuickBooks")
+        return PlanItem(RunLine(otype, direction, "archive", label, rule_code="deleted",
+                                message=f"{how.capitalize()} in {where} after it synced and unpaid in {there}: "
+                                        f"{action}.", **ids),
+                        source=q if source == "qbo" else b, target=twin)
+
+    def _read_twin(self, otype, side, link):
+        """The current state of a linked record that did not change (and so was
+        not in this run's reads); None when it is gone."""
+        try:
+            if side == "billcom":
+                return read_billcom(otype, self.remote.billcom.get(ENTITIES[otype][1], link.billcom_id))
+            return read_qbo(otype, self.remote.qbo.read(ENTITIES[otype][0], link.qbo_id))
+        except (ObjectNotFound, BillComNotFound):
+            return None
+
+    def _payment_ended(self, otype, rec, link, two_way):
+        """A synced payment voided or deleted on one side: void its twin, within
+        the payment sync mode and what each API can do."""
+        source = rec.side
+        where = "QuickBooks" if source == "qbo" else "Bill.com"
+        how = "deleted" if rec.deleted else "voided"
+        direction = QBO_TO_BC if source == "qbo" else BC_TO_QBO
+        label = rec.label if not rec.deleted else f"{rec.label} ({how} in {where})"
+        ids = dict(qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned")
+        if direction == QBO_TO_BC and not two_way:
+            verdict = self.connection_facts()["payment_rule"]
+            return PlanItem(RunLine(otype, direction, "conflict", label, rule_code=verdict.code,
+                                    message=f"{how.capitalize()} in QuickBooks after it synced, but payments sync "
+                                            "one way here, so Bill.com still shows it: void it in Bill.com too. "
+                                            + verdict.message, **ids))
+        if direction == QBO_TO_BC and otype == "received_payment":
+            return PlanItem(RunLine(otype, direction, "conflict", label, rule_code="deleted",
+                                    message=f"{how.capitalize()} in QuickBooks after it synced. Bill.com's API cannot "
+                                            "void a received payment: reverse it in Bill.com by hand.", **ids))
+        there = "Bill.com" if source == "qbo" else "QuickBooks"
+        return PlanItem(RunLine(otype, direction, "void", label, rule_code="deleted",
+                                message=f"{how.capitalize()} in {where} after it synced: voided in {there} too.",
+                                **ids), source=rec)
+
+    def _pays_ended_document(self, doc_type, rec, links):
+        """Why a payment cannot be recorded: a document it pays ended after it synced."""
+        index = links.by_qbo if rec.side == "qbo" else links.by_bc
+        for applied in rec.values["applied"]:
+            ref = applied["document"]
+            why = self._gone.get((doc_type, rec.side, ref.remote_id))
+            link = index.get((doc_type, ref.remote_id))
+            if why is None and link is not None and (link.snapshot or {}).get("closed"):
+                why = (link.snapshot or {})["closed"]
+            if why:
+                return why
+        return None
+
     # ------------------------------------------------------------ payments
     def plan_payments(self, otype, qbo_records, bc_records, links, facts):
         doc_type = "bill" if otype == "bill_payment" else "invoice"
@@ -567,8 +671,12 @@ class Planner:
         q_by_origin = {r.facts["origin"]: r for r in q_ok if r.facts.get("origin")}
         b_by_origin = {r.facts["origin"]: r for r in b_ok if r.facts.get("origin")}
         for b in b_ok:
-            if (otype, b.remote_id) in links.by_bc:
-                continue  # payments are written once; later edits are not synced
+            link = links.by_bc.get((otype, b.remote_id))
+            if link is not None:
+                # payments are written once; a later void is followed, edits are not
+                if b.facts.get("voided") and not (link.snapshot or {}).get("closed"):
+                    items.append(self._payment_ended(otype, b, link, two_way))
+                continue
             if b.facts.get("origin"):
                 twin = next((q for q in q_ok if q.remote_id == b.facts["origin"]), None)
                 if twin is not None or (otype, b.facts["origin"]) in links.by_qbo:
@@ -585,7 +693,12 @@ class Planner:
                 continue
             items.append(self._new_payment(otype, doc_type, b, links, BC_TO_QBO, two_way))
         for q in q_ok:
-            if (otype, q.remote_id) in links.by_qbo or q.facts.get("origin"):
+            link = links.by_qbo.get((otype, q.remote_id))
+            if link is not None:
+                if (q.deleted or q.facts.get("voided")) and not (link.snapshot or {}).get("closed"):
+                    items.append(self._payment_ended(otype, q, link, two_way))
+                continue
+            if q.deleted or q.facts.get("origin"):
                 continue
             twin = b_by_origin.get(q.remote_id)
             if twin is not None:
@@ -600,6 +713,12 @@ class Planner:
         if rec.facts.get("voided"):
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code="voided",
                                        message="Voided or canceled; nothing to record."))
+        ended = self._pays_ended_document(doc_type, rec, links)
+        if ended:
+            where = "QuickBooks" if rec.side == "billcom" else "Bill.com"
+            return PlanItem(self._line(otype, direction, "conflict", rec, rule_code="deleted",
+                                       message=f"Not recorded in {where}: it pays a document that cannot take it "
+                                               f"({ended}). Re-enter the document there, or void this payment."))
         synced = []
         for applied in rec.values["applied"]:
             ref = applied["document"]
