@@ -19,11 +19,14 @@ Collections are named by their URL tail: ``vendors``, ``customers``, ``bills``,
 ``invoices``, ``vendor-credits``, ``credit-memos``,
 ``classifications/<chart-of-accounts|accounting-classes|departments|locations|items|jobs>``,
 ``payment-terms`` (under the organization), ``payments`` and
-``receivable-payments``.
+``receivable-payments``. Payments are recorded (``record_ap_payment``,
+``record_ar_payment``), voided (``void_ap_payment``) or, while scheduled,
+canceled (``cancel_ap_payment``); vendor credits go on bills with
+``apply_vendor_credits``, credit memos on invoices through ``creditAmount``.
 """
 import collections
 import datetime
-import json
+import decimal
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -48,14 +51,40 @@ PUT_UPDATES = ("invoices",)  # Bill.com updates invoices with PUT, everything el
 BULK_CREATE = ("vendors", "bills", "vendor-credits", "credit-memos", *CLASSIFICATIONS)
 BULK_UPDATE = ("credit-memos", *CLASSIFICATIONS)
 NAME_FILTERABLE = ("vendors", "customers", *CLASSIFICATIONS)
+SW_FIELDS = ("name",)  # fields Bill.com filters with ``sw`` (starts with)
 DEFAULT_BULK_LIMIT = 20
 SESSION_IDLE_TIMEOUT = 35 * 60
 _FILTER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "sw")
 _INDEX_RE = re.compile(r"^\s*\[(\d+)\]")
 
 
+# How filter values are written. Bill.com's "Search operations with lists" page
+# (https://developer.bill.com/docs/search-op-with-lists, with its list of
+# filterable fields at https://developer.bill.com/docs/filterable-fields) gives
+# the grammar ``filters=field:op:value,field:op:value`` and shows values holding
+# ':' or ',' wrapped in double quotes (``createdTime:gte:"2025-09-01T00:00:00.000Z"``,
+# ``invoiceCurrency:in:"USD,CAD"``, ``name:sw:"Hap"``). No way to escape a double
+# quote inside a value is documented (nor whether a backslash escapes, nor
+# whether spaces at either end survive), so no escape is invented here:
+# ``format_filter_value`` refuses such values, and ``list`` sends Bill.com only
+# what it can express (``name:sw:"<text before the first such character>"``,
+# or no term at all) and applies the exact condition to the results itself.
+_UNSAFE_CHARS = ('"', "\\")
+
+
+def expressible(value):
+    """True when ``value`` can be sent as a filter value without an undocumented escape."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(expressible(v) and "," not in str(v) for v in value)
+    if not isinstance(value, str):
+        return True
+    if any(ch in value for ch in _UNSAFE_CHARS):
+        return False
+    return value == value.strip()
+
+
 def format_filter_value(value):
-    """One filter value as Bill.com expects it, double-quoted when it holds ':' or ','."""
+    """One filter value as Bill.com expects it, double-quoted when it holds ':', ',' or a space."""
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, datetime.datetime):
@@ -65,12 +94,16 @@ def format_filter_value(value):
     elif isinstance(value, datetime.date):
         text = value.isoformat()
     elif isinstance(value, (list, tuple, set, frozenset)):
+        if not expressible(value):
+            raise ValueError("Bill.com 'in' lists cannot hold values with commas, double quotes, "
+                             "backslashes or spaces at either end")
         items = [format_filter_value(v).strip('"') for v in value]
         return '"' + ",".join(items) + '"'
     else:
         text = str(value)
-    if '"' in text:
-        raise ValueError("Bill.com filter values cannot contain double quotes")
+    if not expressible(text):
+        raise ValueError("Bill.com filter values cannot hold double quotes, backslashes or spaces at "
+                         "either end; use BillComClient.list, which filters such values itself")
     if any(ch in text for ch in ':, '):
         return f'"{text}"'
     return text
@@ -88,6 +121,58 @@ def format_filters(filters):
             raise ValueError(f"unknown Bill.com filter operator {op!r}")
         terms.append(f"{field}:{op}:{format_filter_value(value)}")
     return ",".join(terms)
+
+
+def plan_filters(filters):
+    """``(sent, local)``: the terms Bill.com can be asked for, and the exact terms
+    (all of ``filters``) to apply to what it answers when some could not be sent
+    as they are (``local`` is empty when everything was sent unchanged)."""
+    if not filters or isinstance(filters, str):
+        return filters, []
+    sent, changed = [], False
+    for field, op, value in filters:
+        if op not in _FILTER_OPS:
+            raise ValueError(f"unknown Bill.com filter operator {op!r}")
+        if expressible(value):
+            sent.append((field, op, value))
+            continue
+        changed = True
+        if op in ("eq", "sw") and field in SW_FIELDS and isinstance(value, str):
+            prefix = _safe_prefix(value)
+            if prefix:
+                sent.append((field, "sw", prefix))
+    return sent, (list(filters) if changed else [])
+
+
+def _safe_prefix(text):
+    """The longest start of ``text`` that is an expressible ``sw`` value ('' if none)."""
+    cut = min((i for i in (text.find(ch) for ch in _UNSAFE_CHARS) if i >= 0), default=len(text))
+    prefix = text[:cut].rstrip()
+    return prefix if prefix and prefix == prefix.lstrip() else ""
+
+
+def _field_value(obj, field):
+    for part in field.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def matches(obj, filters):
+    """True when ``obj`` meets every ``(field, op, value)`` term with a string-like
+    value (``eq``, ``ne``, ``sw``, ``in``, ``nin``); other terms count as met."""
+    for field, op, value in filters:
+        actual = _field_value(obj, field)
+        if op == "eq" and actual != value:
+            return False
+        if op == "ne" and actual == value:
+            return False
+        if op == "sw" and not (isinstance(actual, str) and actual.startswith(value)):
+            return False
+        if op == "in" and actual not in set(value):
+            return False
+        if op == "nin" and actual in set(value):
+            return False
+    return True
 
 
 def format_sort(sort):
@@ -417,19 +502,25 @@ class BillComClient:
 
         ``filters`` is ``[(field, op, value), ...]`` (ANDed), ``sort`` is
         ``(field, 'asc'|'desc')`` or ``'field:asc'``. A generator: only one page
-        is held in memory.
+        is held in memory. A value Bill.com cannot be sent (see
+        ``format_filter_value``) is asked for as broadly as needed and matched
+        here exactly.
         """
         if not 1 <= int(page_size) <= 100:
             raise ValueError("page_size must be from 1 to 100")
         path = self._path(collection)
         params = {"max": int(page_size)}
-        text = format_filters(filters)
+        sent, local = plan_filters(filters)
+        text = format_filters(sent)
         if text:
             params["filters"] = text
         order = format_sort(sort)
         if order:
             params["sort"] = order
-        return self._pages(path, params, collection)
+        pages = self._pages(path, params, collection)
+        if local:
+            return (obj for obj in pages if matches(obj, local))
+        return pages
 
     def _pages(self, path, params, kind):
         params = dict(params)
@@ -620,6 +711,33 @@ class BillComClient:
                              recover=self._find_payment("receivable-payments", "customerId", body,
                                                         "paymentDate"))
 
+    def void_ap_payment(self, payment_id):
+        """``POST /v3/payments/{id}/void``: the payment becomes ``VOIDED`` and its bills owe
+        the money again. Returns the payment."""
+        return self._request("POST", self._path("payments", payment_id, "void"), body={},
+                             kind="payments/{id}/void",
+                             recover=self._find_ended_payment(payment_id, "VOIDED"))
+
+    def cancel_ap_payment(self, payment_id):
+        """``POST /v3/payments/{id}/cancel``: a ``SCHEDULED`` payment becomes ``CANCELED``."""
+        return self._request("POST", self._path("payments", payment_id, "cancel"), body={},
+                             kind="payments/{id}/cancel",
+                             recover=self._find_ended_payment(payment_id, "CANCELED"))
+
+    def _find_ended_payment(self, payment_id, status):
+        def find():
+            payment = self.get("payments", payment_id)
+            return payment if (payment.get("singleStatus") or payment.get("status")) == status else None
+        return find
+
+    def apply_vendor_credits(self, bill_id, credits):
+        """``PATCH /v3/bills/{id}`` with ``vendorCredits``: the vendor credits the bill
+        carries, ``[{"id": "vcr...", "amount": ...}]`` or ``[(id, amount)]``; each amount
+        is that credit's total on the bill (0 or left out takes it off). Returns the bill."""
+        items = [c if isinstance(c, dict) else {"id": c[0], "amount": c[1]} for c in credits]
+        body = {"vendorCredits": [{"id": c["id"], "amount": _json_amount(c["amount"])} for c in items]}
+        return self.update("bills", bill_id, body)
+
     # ========================================================== concurrency
     def map_concurrently(self, fn, items, workers=None, return_exceptions=True):
         """``[fn(item) for item in items]`` on at most ``max_in_flight`` threads.
@@ -646,6 +764,13 @@ class BillComClient:
                 if isinstance(result, Exception):
                     raise result
         return results
+
+
+def _json_amount(amount):
+    """A money amount for a JSON body (a Decimal goes as a number with its cents)."""
+    if isinstance(amount, decimal.Decimal):
+        return float(amount.quantize(decimal.Decimal("0.01")))
+    return amount
 
 
 def _find_all(lookups):

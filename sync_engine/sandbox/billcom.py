@@ -12,7 +12,15 @@ What it speaks (paths under ``/v3``; a client's base URL has no ``/v3``):
 * Vendors, customers, bills, invoices, vendor credits, credit memos, the GL
   classifications and payment terms, with list paging (``max``, opaque ``page``
   cursors, ``filters``, ``sort``), get, create, PATCH/PUT, archive/restore and
-  bulk endpoints; recorded AP and AR payments; the organization.
+  bulk endpoints; recorded AP and AR payments; ``POST /v3/payments/{id}/void``
+  and ``/cancel`` (https://developer.bill.com/docs/ap-payments); vendor credits
+  on bills through ``vendorCredits`` on create, PATCH and PUT
+  (https://developer.bill.com/changelog/2025-05-22-bills-api-improvements-for-vendor-credits);
+  credit memos on invoices through ``creditAmount``; invoice sales tax through
+  ``salesTaxItemId`` (https://developer.bill.com/changelog/2025-11-05-invoices-api-improvements);
+  the organization. Code is split over ``billcom_common`` (constants, helpers,
+  storage), ``billcom_build`` (validation, object shapes), ``billcom_money``
+  (payments and credits) and ``billcom_listing`` (filters, sort, paging).
 * Errors as the v3 error array ``[{timestamp, code, severity, category, message}]``;
   a message that concerns one field starts with ``field: `` and a bulk item
   failure with ``[index].field: ``.
@@ -26,7 +34,8 @@ What it speaks (paths under ``/v3``; a client's base URL has no ``/v3``):
   (``?snapshot=1`` adds ``snapshot()``), ``POST /_sandbox/expire-sessions``,
   ``POST /_sandbox/organization`` ``{signupDate, startDate, createdUnderAccountantConsole}``.
 * Python API for seeding and checks (no HTTP, no limits): ``add``,
-  ``user_update``, ``pay_bill``, ``receive_payment``, ``approve_bill``,
+  ``user_update``, ``pay_bill`` (``scheduled=True`` for a ``SCHEDULED`` one),
+  ``receive_payment``, ``approve_bill``,
   ``get``, ``all``, ``count``, ``expire_sessions``, ``snapshot``,
   ``credentials``.
 
@@ -36,7 +45,9 @@ through an attribute of the same name):
 * Credit memo ids use the prefix ``0cm``; job ids ``job``; line items ``bli``
   (bills), ``ili`` (invoices), ``cml`` (credit memos), ``vcl`` (vendor
   credits); AP payment lines ``blp``.
-* Bill ``paymentStatus`` goes ``UNPAID`` -> ``PARTIALLY_PAID`` -> ``PAID``;
+* Bill ``paymentStatus`` goes ``UNPAID`` -> ``PARTIALLY_PAID`` -> ``PAID``
+  (``SCHEDULED`` while nothing is paid and a scheduled payment holds
+  ``scheduledAmount``);
   ``paidAmount`` includes applied vendor credits, ``creditAmount`` is the
   credit part, ``dueAmount = amount - paidAmount``. Invoices go ``OPEN`` ->
   ``PARTIAL_PAYMENT`` -> ``PAID_IN_FULL``; ``dueAmount = totalAmount - paid -
@@ -47,7 +58,23 @@ through an attribute of the same name):
   ``balance`` follows its bills without bumping the vendor's ``updatedTime``.
 * Vendor credits and credit memos report ``appliedAmount`` and
   ``availableAmount``. A vendor credit on record-payment may name the bill it
-  goes to (``billId``); otherwise credits fill the listed bills in order.
+  goes to (``billId``); otherwise credits fill the listed bills in order. A
+  bill's ``vendorCredits`` has one ``{id, amount}`` a credit (applied on the
+  bill or by payments); ``vendorCredits`` in a PATCH/PUT is that whole list
+  (each amount the credit's total on the bill, a credit left out is taken
+  off), and a credit applied by a standing payment comes off only by voiding it.
+* Void (any payment not ``SCHEDULED``) and cancel (``SCHEDULED`` only) set both
+  ``status`` and ``singleStatus`` to ``VOIDED`` / ``CANCELED``; the bills get
+  their ``paidAmount``/``creditAmount``/``dueAmount``/``paymentStatus`` (or
+  ``scheduledAmount``) back and the vendor credits their ``availableAmount``;
+  all of them get a new ``updatedTime``. Voiding twice is refused with 400.
+* A ``SALES_TAX`` item carries its rate as ``percentage``; invoice lines are
+  taxed when ``taxable`` is true; ``salesTaxTotal`` (rounded to the cent) is
+  part of ``totalAmount``, with ``salesTaxPercentage`` and ``salesTaxItemId``.
+* ``filters`` values holding ``:``, ``,`` or spaces must be double-quoted; a
+  value holding a double quote is refused (400 ``BDC_1129``), since no escape
+  for one is documented. Quoted values keep their spaces; unquoted ones are
+  trimmed.
 * Lists include archived objects unless filtered; without ``sort`` they come in
   creation order. Bulk endpoints take a JSON array, answer a JSON array in input
   order, accept at most ``bulk_limits[name]`` items (default 20) and are
@@ -63,8 +90,6 @@ through an attribute of the same name):
   under an accountant console) are attributes of the sandbox and appear in
   ``GET /v3/organizations/{orgId}`` under ``sandboxExtension``.
 """
-import base64
-import bisect
 import contextlib
 import copy
 import datetime
@@ -72,287 +97,22 @@ import json
 import random
 import re
 import secrets
-import string
 import threading
 import time
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 
+from .billcom_build import BuildMixin
+from .billcom_common import (ALIASES, APPROVAL_STATUSES, ARCHIVABLE, BULK_CREATE, BULK_UPDATE,
+                             CLASSIFICATIONS, ID_CHARS, PREFIXES, WITH_PUT, ZERO, ApiError, Session,
+                             _bad_type, _Collection, _missing, _bad_value, dec, format_ms,
+                             parse_time_ms)
+from .billcom_listing import ListingMixin
+from .billcom_money import MoneyMixin
 from .httpserver import Response, SandboxServer, _DropConnection
-
-ID_CHARS = string.ascii_letters + string.digits
-CENT = Decimal("0.01")
-ZERO = Decimal("0")
-
-CLASSIFICATIONS = {
-    "chart-of-accounts": "0ca",
-    "accounting-classes": "cls",
-    "departments": "0de",
-    "locations": "loc",
-    "items": "0ii",
-    "jobs": "job",
-}
-
-PREFIXES = {
-    "vendors": "009",
-    "customers": "0cu",
-    "bills": "00n",
-    "invoices": "00e",
-    "payments": "stp",
-    "receivable-payments": "0rp",
-    "vendor-credits": "vcr",
-    "credit-memos": "0cm",
-    "payment-terms": "00p",
-    **{f"classifications/{name}": prefix for name, prefix in CLASSIFICATIONS.items()},
-}
-LINE_PREFIXES = {"bills": "bli", "invoices": "ili", "credit-memos": "cml", "vendor-credits": "vcl"}
-LINE_KEYS = {"bills": "billLineItems", "invoices": "invoiceLineItems",
-             "credit-memos": "creditMemoLineItems", "vendor-credits": "vendorCreditLineItems"}
-ARCHIVABLE = ("vendors", "customers", "bills", "invoices", "vendor-credits", "credit-memos",
-              *(f"classifications/{name}" for name in CLASSIFICATIONS))
-WITH_PUT = ("bills", "invoices", "vendor-credits", "credit-memos")
-BULK_CREATE = ("vendors", "bills", "vendor-credits", "credit-memos",
-               *(f"classifications/{name}" for name in CLASSIFICATIONS))
-BULK_UPDATE = ("credit-memos", *(f"classifications/{name}" for name in CLASSIFICATIONS))
-ALIASES = {name: f"classifications/{name}" for name in CLASSIFICATIONS}
-INDEXED = ("vendorId", "customerId", "name")  # equality filters answered from an index
-
-BILL_PAYMENT_STATUSES = ("UNPAID", "PARTIALLY_PAID", "PAID")
-APPROVAL_STATUSES = ("UNASSIGNED", "ASSIGNED", "APPROVING", "APPROVED", "DENIED")
-AR_PAYMENT_TYPES = ("CASH", "CHECK", "CREDIT_CARD", "ACH", "PAYPAL", "OTHER")
-CLASS_KEYS = ("chartOfAccountId", "accountingClassId", "departmentId", "locationId",
-              "itemId", "customerId", "jobId")
-CLASS_TARGETS = {
-    "chartOfAccountId": "classifications/chart-of-accounts",
-    "accountingClassId": "classifications/accounting-classes",
-    "departmentId": "classifications/departments",
-    "locationId": "classifications/locations",
-    "itemId": "classifications/items",
-    "jobId": "classifications/jobs",
-    "customerId": "customers",
-}
-
-# ----------------------------------------------------------- filterable fields
-_R = ("gt", "gte", "lt", "lte")
-_TIMES = {"createdTime": (_R, "time"), "updatedTime": (_R, "time")}
-_CONTACT = {"id": (("eq", "ne", "in"), "str"), "archived": (("eq", "ne"), "bool"),
-            "name": (("eq", "sw"), "str"), "accountType": (("eq", "ne", "in", "nin"), "str"),
-            "address.country": (("eq", "ne"), "str"),
-            "paymentStatus": (("eq", "ne", "in", "nin"), "str"), **_TIMES}
-_DOC_CLASSES = {f"classifications.{key}": (("eq", "ne", "in"), "str")
-                for key in ("chartOfAccountId", "accountingClassId", "departmentId",
-                            "locationId", "itemId")}
-_CLASSIFICATION = {"id": (("eq", "ne", "in"), "str"), "archived": (("eq", "ne"), "bool"),
-                   "name": (("eq", "sw"), "str"), **_TIMES}
-FILTERABLE = {
-    "vendors": {**_CONTACT, "billCurrency": (("eq", "ne", "in", "nin"), "str")},
-    "customers": {**_CONTACT, "invoiceCurrency": (("eq", "ne", "in", "nin"), "str")},
-    "bills": {"id": (("eq", "ne", "in"), "str"), "archived": (("eq", "ne"), "bool"),
-              "vendorId": (("eq", "in"), "str"), "dueDate": (_R, "date"),
-              "paymentStatus": (("eq", "ne", "in"), "str"),
-              "payFromChartOfAccountId": (("eq", "ne", "in"), "str"), **_DOC_CLASSES, **_TIMES},
-    "invoices": {"id": (("eq", "ne", "in"), "str"), "archived": (("eq", "ne"), "bool"),
-                 "customerId": (("eq", "in"), "str"),
-                 "status": (("eq", "ne", "in", "nin"), "str"),
-                 "payToChartOfAccountId": (("eq", "ne", "in"), "str"),
-                 **{k: v for k, v in _DOC_CLASSES.items() if k != "classifications.chartOfAccountId"},
-                 **_TIMES},
-    "vendor-credits": {"id": (("eq", "ne", "in"), "str"), "archived": (("eq", "ne"), "bool"),
-                       "vendorId": (("eq", "in"), "str"), **_TIMES},
-    "credit-memos": {"id": (("eq", "ne", "in"), "str"), "archived": (("eq", "ne"), "bool"),
-                     "customerId": (("eq", "in"), "str"), **_TIMES},
-    "payments": {"id": (("eq", "ne", "in"), "str"), "vendorId": (("eq", "in"), "str"),
-                 "status": (("eq", "ne", "in"), "str"), "processDate": (_R, "date"), **_TIMES},
-    "receivable-payments": {"id": (("eq", "ne", "in"), "str"), "customerId": (("eq", "in"), "str"),
-                            "paymentDate": (_R, "date"), **_TIMES},
-    "payment-terms": {},
-    **{f"classifications/{name}": _CLASSIFICATION for name in CLASSIFICATIONS},
-}
-
-
-def _sortable(collection):
-    fields = {f for f in FILTERABLE[collection] if not f.startswith("classifications.")}
-    fields |= {"id", "createdTime", "updatedTime"}
-    if collection in ARCHIVABLE:
-        fields.add("archived")
-    if collection in ("vendors", "customers", "payment-terms") or collection.startswith("classifications/"):
-        fields.add("name")
-    if collection == "invoices":
-        fields |= {"invoiceNumber", "invoiceDate", "dueDate"}
-    return fields
-
-
-SORTABLE = {name: _sortable(name) for name in FILTERABLE}
-
-
-# ------------------------------------------------------------------- helpers
-class ApiError(Exception):
-    """Raised inside handlers; becomes a v3 error-array response."""
-
-    def __init__(self, status, code, message, category="REQUEST"):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.category = category
-
-
-def _missing(field):
-    return ApiError(400, "BDC_1108", f"{field}: The {field.rsplit('.', 1)[-1]} field is required")
-
-
-def _bad_type(field, expected):
-    return ApiError(400, "BDC_1124", f"{field}: Invalid data type, expected {expected}")
-
-
-def _bad_value(field, text):
-    return ApiError(400, "BDC_1119", f"{field}: {text}")
-
-
-def money(value):
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def out(amount):
-    """A Decimal amount as the JSON number Bill.com sends."""
-    return float(amount)
-
-
-def dec(value):
-    return Decimal(str(value)) if value is not None else ZERO
-
-
-def format_ms(ms):
-    moment = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}+00:00"
-
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?$")
-
-
-def parse_time_ms(text):
-    """Milliseconds since the epoch for the date formats Bill.com accepts."""
-    match = _TIME_RE.match(text.strip())
-    if not match:
-        raise ValueError(text)
-    year, month, day, hour, minute, second, frac, zone = match.groups()
-    micro = int((frac or "0").ljust(6, "0")[:6])
-    tz = datetime.timezone.utc
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = datetime.timezone(sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    moment = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                               int(second or 0), micro, tzinfo=tz)
-    return (moment - _EPOCH) // datetime.timedelta(milliseconds=1)
-
-
-def _is_date(text):
-    if not isinstance(text, str) or not re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-        return False
-    try:
-        datetime.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _split_outside_quotes(text, sep):
-    parts, buf, quoted = [], [], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == sep and not quoted:
-            parts.append("".join(buf))
-            buf = []
-            continue
-        buf.append(ch)
-    if quoted:
-        raise ApiError(400, "BDC_1129", "filters: Unbalanced quotes in filter value")
-    parts.append("".join(buf))
-    return parts
-
-
-def _unquote(value):
-    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
-@dataclass
-class Session:
-    id: str
-    dev_key: str
-    user_id: str
-    organization_id: str
-    created: float
-    last_used: float
-
-
-class _Collection:
-    """Objects of one kind, in creation order, with the list views cached."""
-
-    def __init__(self, name, prefix):
-        self.name = name
-        self.prefix = prefix
-        self.objects = {}  # id -> wire dict
-        self.meta = {}  # id -> (created_ms, updated_ms)
-        self.seq = {}  # id -> creation number
-        self.next_seq = 0
-        self.version = 0
-        self.views = {}  # (filters, sort) -> (version, keys, ids)
-        self.index = {field: {} for field in INDEXED}  # field -> value -> {ids}
-
-    def put(self, obj_id, obj, meta):
-        """Store (or, with ``obj`` None, remove) one object, keeping the indexes."""
-        old = self.objects.get(obj_id)
-        for field, index in self.index.items():
-            before = old.get(field) if old else None
-            after = obj.get(field) if obj else None
-            if before == after and old is not None and obj is not None:
-                continue
-            if old is not None and before is not None:
-                ids = index.get(before)
-                if ids is not None:
-                    ids.discard(obj_id)
-                    if not ids:
-                        del index[before]
-            if obj is not None and after is not None:
-                index.setdefault(after, set()).add(obj_id)
-        if obj is None:
-            self.objects.pop(obj_id, None)
-            self.meta.pop(obj_id, None)
-            self.seq.pop(obj_id, None)
-        else:
-            if obj_id not in self.seq:
-                self.seq[obj_id] = self.next_seq
-                self.next_seq += 1
-            self.objects[obj_id] = obj
-            self.meta[obj_id] = meta
-        self.version += 1
-
-    def candidates(self, hints):
-        """Ids that may match, from the first usable equality filter (None: all)."""
-        for field, op, value in hints:
-            if op not in ("eq", "in"):
-                continue
-            values = [value] if op == "eq" else [v.strip() for v in value.split(",")]
-            if field == "id":
-                return {v for v in values if v in self.objects}
-            if field in self.index:
-                found = set()
-                for v in values:
-                    found |= self.index[field].get(v, set())
-                return found
-        return None
 
 
 # ================================================================== sandbox
-class BillComSandbox(SandboxServer):
+class BillComSandbox(MoneyMixin, BuildMixin, ListingMixin, SandboxServer):
     name = "billcom"
 
     def __init__(self, port=0, latency=0.0, clock=None, organization_id=None, dev_key=None,
@@ -439,6 +199,8 @@ class BillComSandbox(SandboxServer):
                    auth(self._org_scoped(partial(self._h_get, "payment-terms"))))
         self.route("POST", "/v3/bills/record-payment", auth(self._h_record_ap))
         self.route("POST", "/v3/invoices/record-payment", auth(self._h_record_ar))
+        self.route("POST", r"/v3/payments/(?P<id>[^/]+)/void", auth(self._h_void_payment))
+        self.route("POST", r"/v3/payments/(?P<id>[^/]+)/cancel", auth(self._h_cancel_payment))
         for name in ("payments", "receivable-payments"):
             self.route("GET", f"/v3/{name}", auth(partial(self._h_list, name)))
             self.route("GET", f"/v3/{name}/(?P<id>[^/]+)", auth(partial(self._h_get, name)))
@@ -740,761 +502,6 @@ class BillComSandbox(SandboxServer):
         return obj
 
     # --------------------------------------------------------- validation
-    def _str(self, obj, field, required=False, max_len=None, path=None):
-        label = path or field
-        value = obj.get(field)
-        if value is None or value == "":
-            if required:
-                raise _missing(label)
-            return None
-        if not isinstance(value, str):
-            raise _bad_type(label, "a string")
-        if max_len and len(value) > max_len:
-            raise _bad_value(label, f"The value must be at most {max_len} characters long")
-        return value
-
-    def _num(self, obj, field, required=False, path=None):
-        label = path or field
-        value = obj.get(field)
-        if value is None:
-            if required:
-                raise _missing(label)
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise _bad_type(label, "a number")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise _bad_type(label, "a number") from None
-        if not number.is_finite():
-            raise _bad_type(label, "a number")
-        return number
-
-    def _date(self, obj, field, required=False, path=None, default=None):
-        label = path or field
-        value = obj.get(field)
-        if value is None or value == "":
-            if required:
-                raise _missing(label)
-            return default
-        if not isinstance(value, str):
-            raise _bad_type(label, "a date (yyyy-MM-dd)")
-        if not _is_date(value[:10]) or (len(value) > 10 and value[10] != "T"):
-            raise _bad_type(label, "a date (yyyy-MM-dd)")
-        return value[:10]
-
-    def _bool(self, obj, field, required=False, default=None):
-        value = obj.get(field)
-        if value is None:
-            if required:
-                raise _missing(field)
-            return default
-        if not isinstance(value, bool):
-            raise _bad_type(field, "a boolean")
-        return value
-
-    def _dict(self, obj, field, required=False, path=None):
-        label = path or field
-        value = obj.get(field)
-        if value is None:
-            if required:
-                raise _missing(label)
-            return None
-        if not isinstance(value, dict):
-            raise _bad_type(label, "an object")
-        return value
-
-    def _ref(self, collection, obj_id, label, allow_archived=True):
-        if not isinstance(obj_id, str):
-            raise _bad_type(label, "an id string")
-        target = self.collections[collection].objects.get(obj_id)
-        if target is None:
-            raise _bad_value(label, f"Invalid id {obj_id}")
-        if not allow_archived and target.get("archived"):
-            raise _bad_value(label, f"The object {obj_id} is archived")
-        return target
-
-    def _classifications(self, value, label, allowed=CLASS_KEYS):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise _bad_type(label, "an object")
-        result = {}
-        for key in allowed:
-            ref = value.get(key)
-            if ref in (None, ""):
-                continue
-            self._ref(CLASS_TARGETS[key], ref, f"{label}.{key}")
-            result[key] = ref
-        return result
-
-    def _lines(self, collection, obj, old, compute):
-        key = LINE_KEYS[collection]
-        lines = obj.get(key)
-        if lines is None or lines == []:
-            raise _missing(key)
-        if not isinstance(lines, list):
-            raise _bad_type(key, "an array")
-        old_ids = {line.get("id") for line in (old or {}).get(key, [])}
-        result, running = [], ZERO
-        for i, line in enumerate(lines):
-            label = f"{key}[{i}]"
-            if not isinstance(line, dict):
-                raise _bad_type(label, "an object")
-            stored = {"id": line["id"] if line.get("id") in old_ids else self.new_id(LINE_PREFIXES[collection])}
-            amount = compute(line, label, stored, running)
-            running += amount
-            stored["amount"] = out(amount)
-            result.append(stored)
-        return result, running
-
-    # ------------------------------------------------------ object builders
-    def _build(self, collection, body, old=None, session_user=None):
-        """The stored form of ``body`` (create, or full replacement of ``old``)."""
-        if collection == "vendors":
-            return self._build_vendor(body, old)
-        if collection == "customers":
-            return self._build_customer(body, old)
-        if collection == "bills":
-            return self._build_bill(body, old, session_user)
-        if collection == "invoices":
-            return self._build_invoice(body, old, session_user)
-        if collection == "vendor-credits":
-            return self._build_vendor_credit(body, old)
-        if collection == "credit-memos":
-            return self._build_credit_memo(body, old)
-        if collection == "payment-terms":
-            return self._build_payment_term(body, old)
-        if collection.startswith("classifications/"):
-            return self._build_classification(collection, body, old)
-        raise ApiError(405, "BDC_1121", f"{collection} cannot be written.")
-
-    def _address(self, body, field):
-        value = self._dict(body, field)
-        if value is None:
-            return None
-        keys = ("line1", "line2", "city", "stateOrProvince", "zipOrPostalCode", "country")
-        return {k: value[k] for k in keys if value.get(k) not in (None, "")}
-
-    def _build_vendor(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["vendors"])}
-        obj["name"] = self._str(body, "name", required=True, max_len=100)
-        short = self._str(body, "shortName", max_len=40)
-        if short:
-            obj["shortName"] = short
-        obj["archived"] = old["archived"] if old else False
-        account_type = self._str(body, "accountType") or "NONE"
-        if account_type not in ("BUSINESS", "PERSON", "NONE"):
-            raise _bad_value("accountType", "Must be one of BUSINESS, PERSON, NONE")
-        obj["accountType"] = account_type
-        for field in ("email", "phone", "accountNumber"):
-            value = self._str(body, field)
-            if value:
-                obj[field] = value
-        obj["networkStatus"] = old.get("networkStatus", "NOT_CONNECTED") if old else "NOT_CONNECTED"
-        address = self._address(body, "address")
-        if address:
-            obj["address"] = address
-        info = self._dict(body, "paymentInformation") or {}
-        payment = {"payeeName": info.get("payeeName") or obj["name"],
-                   "payByType": "ACH" if info.get("bankAccount") else (info.get("payByType") or "CHECK"),
-                   "virtualCard": {"status": "UNKNOWN"}}
-        if info.get("email"):
-            payment["email"] = info["email"]
-        obj["paymentInformation"] = payment
-        extra = self._dict(body, "additionalInfo")
-        if extra is not None:
-            keys = ("taxId", "taxIdType", "track1099", "leadTimeInDays", "combinePayments", "companyName")
-            obj["additionalInfo"] = {k: extra[k] for k in keys if k in extra}
-        currency = self._str(body, "billCurrency") or "USD"
-        if not re.match(r"^[A-Z]{3}$", currency):
-            raise _bad_value("billCurrency", "Must be an ISO 4217 currency code")
-        obj["billCurrency"] = currency
-        obj["balance"] = dict(old["balance"]) if old else {"amount": 0.0}
-        obj["autoPay"] = {"enabled": False}
-        return obj
-
-    def _build_customer(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["customers"])}
-        obj["name"] = self._str(body, "name", required=True, max_len=100)
-        company = self._str(body, "companyName")
-        if company:
-            obj["companyName"] = company
-        contact = self._dict(body, "contact")
-        if contact:
-            obj["contact"] = {k: contact[k] for k in ("firstName", "lastName") if contact.get(k)}
-        email = self._str(body, "email", required=True)
-        if "@" not in email:
-            raise _bad_value("email", "Invalid email address")
-        obj["email"] = email
-        phone = self._str(body, "phone")
-        if phone:
-            obj["phone"] = phone
-        account_type = self._str(body, "accountType") or "NONE"
-        if account_type not in ("BUSINESS", "PERSON", "NONE"):
-            raise _bad_value("accountType", "Must be one of BUSINESS, PERSON, NONE")
-        obj["accountType"] = account_type
-        for field in ("billingAddress", "shippingAddress"):
-            address = self._address(body, field)
-            if address:
-                obj[field] = address
-        currency = self._str(body, "invoiceCurrency") or "USD"
-        if not re.match(r"^[A-Z]{3}$", currency):
-            raise _bad_value("invoiceCurrency", "Must be an ISO 4217 currency code")
-        obj["invoiceCurrency"] = currency
-        obj["archived"] = old["archived"] if old else False
-        return obj
-
-    def _build_classification(self, collection, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES[collection])}
-        obj["name"] = self._str(body, "name", required=True, max_len=100)
-        kind = collection.split("/", 1)[1]
-        if kind == "chart-of-accounts":
-            number = self._str(body, "accountNumber")
-            if number:
-                obj["accountNumber"] = number
-            obj["accountType"] = self._str(body, "accountType") or "UNSPECIFIED"
-        if kind == "items":
-            obj["type"] = self._str(body, "type") or "SERVICE"
-            price = self._num(body, "price")
-            if price is not None:
-                obj["price"] = out(money(price))
-        parent = body.get("parentId")
-        if parent:
-            self._ref(collection, parent, "parentId")
-            if old and parent == old["id"]:
-                raise _bad_value("parentId", "An object cannot be its own parent")
-        if kind != "items":
-            obj["parentId"] = parent or None
-        description = self._str(body, "description")
-        if description:
-            obj["description"] = description
-        obj["archived"] = old["archived"] if old else False
-        return obj
-
-    def _build_payment_term(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["payment-terms"])}
-        obj["name"] = self._str(body, "name", required=True, max_len=100)
-        days = self._num(body, "daysDue", required=True)
-        if days != days.to_integral_value() or not 0 <= days <= 999:
-            raise _bad_value("daysDue", "Must be a whole number from 0 to 999")
-        for other in self.collections["payment-terms"].objects.values():
-            if other["daysDue"] == int(days) and other["id"] != obj["id"]:
-                raise _bad_value("daysDue", f"A payment term with daysDue {int(days)} already exists")
-        obj["daysDue"] = int(days)
-        return obj
-
-    def _bill_line(self, line, label, stored, running):
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
-        quantity = self._num(line, "quantity", path=f"{label}.quantity")
-        price = self._num(line, "price", path=f"{label}.price")
-        amount = self._num(line, "amount", path=f"{label}.amount")
-        if quantity is not None and price is not None:
-            stored["quantity"] = line["quantity"]
-            stored["price"] = out(money(price))
-            if amount is None:
-                amount = quantity * price
-        if amount is None:
-            raise _missing(f"{label}.amount")
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
-        return money(amount)
-
-    def _build_bill(self, body, old, session_user):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["bills"])}
-        vendor_id = body.get("vendorId")
-        if not vendor_id:
-            raise _missing("vendorId")
-        vendor = self._ref("vendors", vendor_id, "vendorId",
-                           allow_archived=bool(old and old["vendorId"] == vendor_id))
-        if old and old["vendorId"] != vendor_id and dec(old["paidAmount"]) > 0:
-            raise _bad_value("vendorId", "The vendor of a bill with payments cannot change")
-        obj["vendorId"] = vendor_id
-        obj["vendorName"] = vendor["name"]
-        invoice = self._dict(body, "invoice", required=True)
-        number = self._str(invoice, "invoiceNumber", required=True, max_len=100, path="invoice.invoiceNumber")
-        date = self._date(invoice, "invoiceDate", required=True, path="invoice.invoiceDate")
-        obj["invoice"] = {"invoiceNumber": number, "invoiceDate": date}
-        obj["dueDate"] = self._date(body, "dueDate", required=True)
-        lines, amount = self._lines("bills", body, old, self._bill_line)
-        if amount < 0:
-            raise _bad_value("billLineItems", "The bill amount cannot be negative")
-        paid = dec(old["paidAmount"]) if old else ZERO
-        credit = dec(old["creditAmount"]) if old else ZERO
-        if amount < paid:
-            raise _bad_value("billLineItems", f"The bill amount {amount} is less than the amount "
-                                              f"already paid {paid}")
-        obj["amount"] = out(amount)
-        obj["paidAmount"] = out(paid)
-        obj["dueAmount"] = out(amount - paid)
-        obj["creditAmount"] = out(credit)
-        obj["scheduledAmount"] = 0.0
-        obj["paymentStatus"] = self._bill_status(amount, paid)
-        obj["approvalStatus"] = old["approvalStatus"] if old else self.default_approval_status
-        obj["archived"] = old["archived"] if old else False
-        obj["recordStatus"] = "INACTIVE" if obj["archived"] else "ACTIVE"
-        for field in ("description", "purchaseOrderNumber"):
-            value = self._str(body, field)
-            if value:
-                obj[field] = value
-        if body.get("payFromChartOfAccountId"):
-            self._ref("classifications/chart-of-accounts", body["payFromChartOfAccountId"],
-                      "payFromChartOfAccountId")
-            obj["payFromChartOfAccountId"] = body["payFromChartOfAccountId"]
-        if body.get("paymentTermId"):
-            self._ref("payment-terms", body["paymentTermId"], "paymentTermId")
-            obj["paymentTermId"] = body["paymentTermId"]
-        classes = self._classifications(body.get("classifications"), "classifications")
-        if classes:
-            obj["classifications"] = classes
-        obj["billLineItems"] = lines
-        if old and old.get("vendorCredits"):
-            obj["vendorCredits"] = copy.deepcopy(old["vendorCredits"])
-        obj["createdBy"] = old["createdBy"] if old else session_user
-        return obj
-
-    @staticmethod
-    def _bill_status(amount, paid):
-        if paid <= 0:
-            return "UNPAID"
-        if paid < amount:
-            return "PARTIALLY_PAID"
-        return "PAID"
-
-    def _invoice_line(self, line, label, stored, running):
-        quantity = self._num(line, "quantity", required=True, path=f"{label}.quantity")
-        price = self._num(line, "price", path=f"{label}.price") or ZERO
-        if line.get("itemId"):
-            self._ref("classifications/items", line["itemId"], f"{label}.itemId")
-            stored["itemId"] = line["itemId"]
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
-        stored["quantity"] = line["quantity"]
-        stored["price"] = out(money(price))
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
-        return money(quantity * price)
-
-    def _build_invoice(self, body, old, session_user):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["invoices"])}
-        customer = body.get("customer")
-        if customer is None:
-            raise ApiError(400, "BDC_1108", "customer: The customer field is required")
-        if not isinstance(customer, dict):
-            raise ApiError(400, "BDC_1124", "customer: Cannot construct instance of `InvoiceCustomer` "
-                                            "(no String-argument constructor/factory method to "
-                                            "deserialize from String value)")
-        if customer.get("id"):
-            self._ref("customers", customer["id"], "customer.id",
-                      allow_archived=bool(old and old["customerId"] == customer["id"]))
-            customer_id = customer["id"]
-        else:
-            if not customer.get("name"):
-                raise _missing("customer.id")
-            inline = self._build_customer(customer, None)
-            self._insert(self.collections["customers"], inline)
-            customer_id = inline["id"]
-        if old and old["customerId"] != customer_id and self._invoice_cash_paid(old) > 0:
-            raise _bad_value("customer.id", "The customer of an invoice with payments cannot change")
-        obj["customerId"] = customer_id
-        number = self._str(body, "invoiceNumber", max_len=100)
-        if not number:
-            number = old["invoiceNumber"] if old else str(self._next_invoice_number)
-            if not old:
-                self._next_invoice_number += 1
-        obj["invoiceNumber"] = number
-        today = self._today()
-        obj["invoiceDate"] = self._date(body, "invoiceDate", default=old["invoiceDate"] if old else today)
-        obj["dueDate"] = self._date(body, "dueDate", default=old["dueDate"] if old else obj["invoiceDate"])
-        lines, total = self._lines("invoices", body, old, self._invoice_line)
-        if total < 0:
-            raise _bad_value("invoiceLineItems", "The invoice total cannot be negative")
-        cash = self._invoice_cash_paid(old) if old else ZERO
-        credit = self._num(body, "creditAmount")
-        if credit is None:
-            credit = dec(old["creditAmount"]) if old else ZERO
-        credit = money(credit)
-        if credit < 0:
-            raise _bad_value("creditAmount", "The credit amount cannot be negative")
-        if total - cash - credit < 0:
-            raise _bad_value("creditAmount" if credit else "invoiceLineItems",
-                             f"The invoice total {total} is less than the amount paid {cash} "
-                             f"plus the credit applied {credit}")
-        obj["totalAmount"] = out(total)
-        obj["dueAmount"] = out(total - cash - credit)
-        obj["status"] = self._invoice_status(total, cash, credit)
-        obj["scheduledAmount"] = 0.0
-        obj["creditAmount"] = out(credit)
-        obj["salesTaxTotal"] = 0.0
-        obj["salesTaxPercentage"] = 0
-        description = self._str(body, "description")
-        if description:
-            obj["description"] = description
-        if body.get("payToChartOfAccountId"):
-            self._ref("classifications/chart-of-accounts", body["payToChartOfAccountId"],
-                      "payToChartOfAccountId")
-            obj["payToChartOfAccountId"] = body["payToChartOfAccountId"]
-        classes = self._classifications(body.get("classifications"), "classifications",
-                                        ("accountingClassId", "departmentId", "jobId", "locationId"))
-        if classes:
-            obj["classifications"] = classes
-        obj["invoiceLineItems"] = lines
-        options = self._dict(body, "processingOptions")
-        if options:
-            obj["processingOptions"] = options
-        obj["archived"] = old["archived"] if old else False
-        obj["recordStatus"] = "INACTIVE" if obj["archived"] else "ACTIVE"
-        obj["createdBy"] = old["createdBy"] if old else session_user
-        return obj
-
-    @staticmethod
-    def _invoice_cash_paid(invoice):
-        return dec(invoice["totalAmount"]) - dec(invoice["dueAmount"]) - dec(invoice["creditAmount"])
-
-    @staticmethod
-    def _invoice_status(total, cash, credit):
-        due = total - cash - credit
-        if due <= 0 and total > 0:
-            return "PAID_IN_FULL"
-        if cash > 0:
-            return "PARTIAL_PAYMENT"
-        return "OPEN"
-
-    def _vendor_credit_line(self, line, label, stored, running):
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
-        amount = self._num(line, "amount", required=True, path=f"{label}.amount")
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
-        return money(amount)
-
-    def _build_vendor_credit(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["vendor-credits"])}
-        vendor_id = body.get("vendorId")
-        if not vendor_id:
-            raise _missing("vendorId")
-        self._ref("vendors", vendor_id, "vendorId", allow_archived=bool(old))
-        if old and old["vendorId"] != vendor_id and dec(old["appliedAmount"]) > 0:
-            raise _bad_value("vendorId", "The vendor of an applied vendor credit cannot change")
-        obj["vendorId"] = vendor_id
-        obj["referenceNumber"] = self._str(body, "referenceNumber", required=True, max_len=100)
-        obj["creditDate"] = self._date(body, "creditDate", required=True)
-        description = self._str(body, "description")
-        if description:
-            obj["description"] = description
-        if body.get("applyToChartOfAccountId"):
-            self._ref("classifications/chart-of-accounts", body["applyToChartOfAccountId"],
-                      "applyToChartOfAccountId")
-            obj["applyToChartOfAccountId"] = body["applyToChartOfAccountId"]
-        elif body.get("applyToBankAccountId"):
-            obj["applyToBankAccountId"] = self._str(body, "applyToBankAccountId")
-        lines, amount = self._lines("vendor-credits", body, old, self._vendor_credit_line)
-        applied = dec(old["appliedAmount"]) if old else ZERO
-        if amount <= 0:
-            raise _bad_value("vendorCreditLineItems", "The credit amount must be more than zero")
-        if amount < applied:
-            raise _bad_value("vendorCreditLineItems", f"The credit amount {amount} is less than the "
-                                                      f"amount already applied {applied}")
-        obj["vendorCreditLineItems"] = lines
-        obj["amount"] = out(amount)
-        obj["appliedAmount"] = out(applied)
-        obj["availableAmount"] = out(amount - applied)
-        obj["archived"] = old["archived"] if old else False
-        return obj
-
-    def _credit_memo_line(self, line, label, stored, running):
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
-        rate = self._num(line, "ratePercent", path=f"{label}.ratePercent")
-        if rate is not None:
-            stored["ratePercent"] = line["ratePercent"]
-            amount = running * rate / 100
-        else:
-            quantity = self._num(line, "quantity", path=f"{label}.quantity")
-            price = self._num(line, "price", required=True, path=f"{label}.price")
-            if quantity is None:
-                quantity = Decimal(1)
-            else:
-                stored["quantity"] = line["quantity"]
-            stored["price"] = out(money(price))
-            amount = quantity * price
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
-        return money(amount)
-
-    def _build_credit_memo(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["credit-memos"])}
-        customer_id = body.get("customerId")
-        if not customer_id:
-            raise _missing("customerId")
-        self._ref("customers", customer_id, "customerId", allow_archived=bool(old))
-        if old and old["customerId"] != customer_id and dec(old["appliedAmount"]) > 0:
-            raise _bad_value("customerId", "The customer of an applied credit memo cannot change")
-        obj["customerId"] = customer_id
-        obj["referenceNumber"] = self._str(body, "referenceNumber", required=True, max_len=100)
-        obj["creditDate"] = self._date(body, "creditDate", required=True)
-        description = self._str(body, "description")
-        if description:
-            obj["description"] = description
-        lines, total = self._lines("credit-memos", body, old, self._credit_memo_line)
-        applied = dec(old["appliedAmount"]) if old else ZERO
-        if total <= 0:
-            raise _bad_value("creditMemoLineItems", "The credit memo total must be more than zero")
-        if total < applied:
-            raise _bad_value("creditMemoLineItems", f"The credit memo total {total} is less than the "
-                                                    f"amount already applied {applied}")
-        obj["creditMemoLineItems"] = lines
-        obj["totalAmount"] = out(total)
-        obj["appliedAmount"] = out(applied)
-        obj["availableAmount"] = out(total - applied)
-        obj["archived"] = old["archived"] if old else False
-        return obj
-
-    # ----------------------------------------------------- money movements
-    def _adjust_vendor_balance(self, vendor_id, delta):
-        if not delta:
-            return
-        vendors = self.collections["vendors"]
-        vendor = vendors.objects.get(vendor_id)
-        if vendor is None:
-            return
-        vendor = dict(vendor)
-        vendor["balance"] = {"amount": out(dec(vendor["balance"]["amount"]) + delta)}
-        self._replace(vendors, vendor, touch=False)
-
-    @staticmethod
-    def _bill_effect(bill):
-        return ZERO if bill is None or bill.get("archived") else dec(bill["dueAmount"])
-
-    def _save_bill(self, bill, old, touch=True, created_ms=None, updated_ms=None):
-        bills = self.collections["bills"]
-        if old is None:
-            self._insert(bills, bill, created_ms, updated_ms)
-        else:
-            self._replace(bills, bill, touch)
-        if old is not None and old["vendorId"] != bill["vendorId"]:
-            self._adjust_vendor_balance(old["vendorId"], -self._bill_effect(old))
-            self._adjust_vendor_balance(bill["vendorId"], self._bill_effect(bill))
-        else:
-            self._adjust_vendor_balance(bill["vendorId"], self._bill_effect(bill) - self._bill_effect(old))
-        return bill
-
-    def _apply_bill_money(self, bill, cash=ZERO, credit=ZERO):
-        """A copy of ``bill`` with ``cash`` and ``credit`` added to what was paid."""
-        bill = copy.deepcopy(bill)
-        amount = dec(bill["amount"])
-        paid = dec(bill["paidAmount"]) + cash + credit
-        bill["paidAmount"] = out(paid)
-        bill["creditAmount"] = out(dec(bill["creditAmount"]) + credit)
-        bill["dueAmount"] = out(amount - paid)
-        bill["paymentStatus"] = self._bill_status(amount, paid)
-        return bill
-
-    def _use_credit(self, collection, credit_id, amount, touch=True):
-        coll = self.collections[collection]
-        credit = dict(coll.objects[credit_id])
-        total_field = "amount" if collection == "vendor-credits" else "totalAmount"
-        applied = dec(credit["appliedAmount"]) + amount
-        credit["appliedAmount"] = out(applied)
-        credit["availableAmount"] = out(dec(credit[total_field]) - applied)
-        self._replace(coll, credit, touch)
-
-    def _plan_vendor_credits(self, vendor_id, items, label, room):
-        """Validate ``[{id, amount, billId?}]``; return ``[(credit_id, bill_id, amount)]``.
-
-        ``room`` maps bill id -> amount still payable (in the order credits fill them).
-        """
-        if items is None:
-            return []
-        if not isinstance(items, list):
-            raise _bad_type(label, "an array")
-        plan, used = [], {}
-        for i, item in enumerate(items):
-            path = f"{label}[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            credit_id = item.get("id")
-            if not credit_id:
-                raise _missing(f"{path}.id")
-            credit = self._ref("vendor-credits", credit_id, f"{path}.id", allow_archived=False)
-            if credit["vendorId"] != vendor_id:
-                raise _bad_value(f"{path}.id", "The vendor credit belongs to another vendor")
-            amount = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if amount <= 0:
-                raise _bad_value(f"{path}.amount", "The amount must be more than zero")
-            used[credit_id] = used.get(credit_id, ZERO) + amount
-            if used[credit_id] > dec(credit["availableAmount"]):
-                raise _bad_value(f"{path}.amount", f"The amount {used[credit_id]} is more than the "
-                                                   f"credit available {dec(credit['availableAmount'])}")
-            targets = [item["billId"]] if item.get("billId") else list(room)
-            if item.get("billId") and item["billId"] not in room:
-                raise _bad_value(f"{path}.billId", "The bill is not part of this payment")
-            left = amount
-            for bill_id in targets:
-                take = min(left, room[bill_id])
-                if take > 0:
-                    plan.append((credit_id, bill_id, take))
-                    room[bill_id] -= take
-                    left -= take
-                if left == 0:
-                    break
-            if left > 0:
-                raise _bad_value(f"{path}.amount", "The credit is more than the amount due on the bills")
-        return plan
-
-    def _make_ap_payment(self, vendor_id, payments, credits, process_date, online, extra, user):
-        """Validate and carry out a payment of bills of one vendor; return the stp object."""
-        if not isinstance(payments, list) or not payments:
-            raise _missing("payments")
-        vendor = self._ref("vendors", vendor_id, "vendorId")
-        room, cash = {}, {}
-        for i, item in enumerate(payments):
-            path = f"payments[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            bill_id = item.get("billId")
-            if not bill_id:
-                raise _missing(f"{path}.billId")
-            bill = self._ref("bills", bill_id, f"{path}.billId", allow_archived=False)
-            if bill["vendorId"] != vendor_id:
-                raise _bad_value(f"{path}.billId", "The bill belongs to another vendor")
-            if bill_id in cash:
-                raise _bad_value(f"{path}.billId", "The bill is listed twice")
-            amount = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if amount < 0:
-                raise _bad_value(f"{path}.amount", "The amount cannot be negative")
-            due = dec(bill["dueAmount"])
-            if amount > due:
-                raise _bad_value(f"{path}.amount", f"The payment amount {amount} is more than the "
-                                                   f"amount due {due}")
-            cash[bill_id] = amount
-            room[bill_id] = due - amount
-        plan = self._plan_vendor_credits(vendor_id, credits, "vendorCredits", room)
-        total_cash = sum(cash.values(), ZERO)
-        if total_cash <= 0 and not plan:
-            raise _bad_value("payments", "The payment amount must be more than zero")
-        bills = self.collections["bills"]
-        credit_by_bill = {}
-        for credit_id, bill_id, amount in plan:
-            credit_by_bill[bill_id] = credit_by_bill.get(bill_id, ZERO) + amount
-            self._use_credit("vendor-credits", credit_id, amount)
-        for bill_id, amount in cash.items():
-            old = bills.objects[bill_id]
-            bill = self._apply_bill_money(old, amount, credit_by_bill.get(bill_id, ZERO))
-            if credit_by_bill.get(bill_id):
-                applied = bill.setdefault("vendorCredits", [])
-                for credit_id, target, credit_amount in plan:
-                    if target == bill_id:
-                        applied.append({"id": credit_id, "amount": out(credit_amount)})
-            self._save_bill(bill, old)
-        payment = {"id": self.new_id(PREFIXES["payments"]), "vendorId": vendor_id, "vendorName": vendor["name"],
-                   "billPayments": [{"id": self.new_id("blp"), "billId": bill_id, "amount": out(amount)}
-                                    for bill_id, amount in cash.items()],
-                   "processDate": process_date, "amount": out(total_cash),
-                   "transactionNumber": "TXN" + "".join(self.rng.choices(string.ascii_uppercase + string.digits, k=17)),
-                   "confirmationNumber": "P%s01 - %07d" % (process_date.replace("-", "")[2:],
-                                                            self.rng.randrange(10**7)),
-                   "status": "PAID", "onlinePayment": online,
-                   "disbursementType": "ACH" if online else "OFFLINE"}
-        if online:
-            payment["singleStatus"] = "CLEARED"
-        if plan:
-            payment["vendorCredits"] = [{"id": c, "billId": b, "amount": out(a)} for c, b, a in plan]
-        payment.update(extra)
-        payment["createdBy"] = user
-        return self._insert(self.collections["payments"], payment)
-
-    def _make_ar_payment(self, customer_id, invoices, amount, payment_type, payment_date, extra, user):
-        self._ref("customers", customer_id, "customerId")
-        if payment_type not in AR_PAYMENT_TYPES:
-            raise _bad_value("paymentType", "Must be one of " + ", ".join(AR_PAYMENT_TYPES))
-        if invoices is None:
-            raise _missing("invoices")
-        if not isinstance(invoices, list):
-            raise _bad_type("invoices", "an array")
-        applied, total = {}, ZERO
-        coll = self.collections["invoices"]
-        for i, item in enumerate(invoices):
-            path = f"invoices[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            invoice_id = item.get("id")
-            if not invoice_id:
-                raise _missing(f"{path}.id")
-            invoice = self._ref("invoices", invoice_id, f"{path}.id", allow_archived=False)
-            if invoice["customerId"] != customer_id:
-                raise _bad_value(f"{path}.id", "The invoice belongs to another customer")
-            if invoice_id in applied:
-                raise _bad_value(f"{path}.id", "The invoice is listed twice")
-            part = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if part <= 0:
-                raise _bad_value(f"{path}.amount", "The amount must be more than zero")
-            due = dec(invoice["dueAmount"])
-            if part > due:
-                raise _bad_value(f"{path}.amount", f"The payment amount {part} is more than the amount due {due}")
-            applied[invoice_id] = part
-            total += part
-        if amount is None:
-            amount = total
-        amount = money(amount)
-        if amount <= 0:
-            raise _bad_value("amount", "The amount must be more than zero")
-        if total > amount:
-            raise _bad_value("amount", f"The amount {amount} is less than the {total} applied to invoices")
-        for invoice_id, part in applied.items():
-            invoice = copy.deepcopy(coll.objects[invoice_id])
-            total_amount = dec(invoice["totalAmount"])
-            credit = dec(invoice["creditAmount"])
-            cash = self._invoice_cash_paid(invoice) + part
-            invoice["dueAmount"] = out(total_amount - cash - credit)
-            invoice["status"] = self._invoice_status(total_amount, cash, credit)
-            self._replace(coll, invoice)
-        payment = {"id": self.new_id(PREFIXES["receivable-payments"]), "customerId": customer_id,
-                   "paymentType": payment_type, "paymentDate": payment_date, "amount": out(amount),
-                   "unappliedAmount": out(amount - total), "status": "PAID"}
-        payment.update(extra)
-        payment["invoicePayments"] = [{"invoiceId": i, "amount": out(a)} for i, a in applied.items()]
-        payment["createdBy"] = user
-        return self._insert(self.collections["receivable-payments"], payment)
-
-    def _apply_invoice_credit(self, invoice, old):
-        """Draw the change in ``creditAmount`` from (or give it back to) the customer's credit memos."""
-        delta = dec(invoice["creditAmount"]) - (dec(old["creditAmount"]) if old else ZERO)
-        if delta == 0:
-            return
-        memos = [m for m in self.collections["credit-memos"].objects.values()
-                 if m["customerId"] == invoice["customerId"] and not m["archived"]]
-        memos.sort(key=lambda m: (m["creditDate"], m["id"]))
-        if delta > 0:
-            available = sum((dec(m["availableAmount"]) for m in memos), ZERO)
-            if delta > available:
-                raise _bad_value("creditAmount", f"The customer has only {available} of credit available")
-            for memo in memos:
-                take = min(delta, dec(memo["availableAmount"]))
-                if take > 0:
-                    self._use_credit("credit-memos", memo["id"], take)
-                    delta -= take
-                if delta == 0:
-                    return
-        else:
-            give_back = -delta
-            for memo in reversed(memos):
-                back = min(give_back, dec(memo["appliedAmount"]))
-                if back > 0:
-                    self._use_credit("credit-memos", memo["id"], -back)
-                    give_back -= back
-                if give_back == 0:
-                    return
-
     # ------------------------------------------------------ write operations
     def _create(self, collection, body, user, created_ms=None, updated_ms=None):
         if not isinstance(body, dict):
@@ -1505,9 +512,7 @@ class BillComSandbox(SandboxServer):
             room = {obj["id"]: dec(obj["dueAmount"])}
             plan = self._plan_vendor_credits(obj["vendorId"], body.get("vendorCredits"), "vendorCredits", room)
             if plan:
-                credit = sum((a for _, _, a in plan), ZERO)
-                obj = self._apply_bill_money(obj, ZERO, credit)
-                obj["vendorCredits"] = [{"id": c, "amount": out(a)} for c, _, a in plan]
+                obj = self._apply_bill_money(obj, ZERO, [(c, a) for c, _, a in plan])
                 for credit_id, _, amount in plan:
                     self._use_credit("vendor-credits", credit_id, amount)
             return self._save_bill(obj, None, created_ms=created_ms, updated_ms=updated_ms)
@@ -1531,6 +536,8 @@ class BillComSandbox(SandboxServer):
                     merged[key] = value
         obj = self._build(collection, merged, old, user)
         if collection == "bills":
+            if "vendorCredits" in body:
+                obj = self._set_bill_credits(obj, body["vendorCredits"] or [])
             return self._save_bill(obj, old)
         if collection == "invoices":
             self._apply_invoice_credit(obj, old)
@@ -1611,217 +618,6 @@ class BillComSandbox(SandboxServer):
             return self._update(collection, item["id"], {k: v for k, v in item.items() if k != "id"},
                                 False, session.user_id)
         return self._bulk(collection, request, each)
-
-    def _h_record_ap(self, request, session):
-        body = self._body(request, dict)
-        vendor_id = body.get("vendorId")
-        if not vendor_id:
-            raise _missing("vendorId")
-        process_date = self._date(body, "processDate", required=True)
-        to_print = self._bool(body, "toPrintCheck", required=True)
-        extra = {"toPrintCheck": to_print}
-        for field in ("description", "syncReference"):
-            value = self._str(body, field)
-            if value:
-                extra[field] = value
-        classes = self._classifications(body.get("classifications"), "classifications")
-        if classes:
-            extra["classifications"] = classes
-        with self._transaction():
-            return self._ok(self._make_ap_payment(vendor_id, body.get("payments"), body.get("vendorCredits"),
-                                                  process_date, False, extra, session.user_id))
-
-    def _h_record_ar(self, request, session):
-        body = self._body(request, dict)
-        customer_id = body.get("customerId")
-        if not customer_id:
-            raise _missing("customerId")
-        payment_date = self._date(body, "paymentDate", required=True)
-        payment_type = self._str(body, "paymentType", required=True)
-        amount = self._num(body, "amount", required=True)
-        extra = {}
-        description = self._str(body, "description", max_len=4000)
-        if description:
-            extra["description"] = description
-        with self._transaction():
-            return self._ok(self._make_ar_payment(customer_id, body.get("invoices"), amount, payment_type,
-                                                  payment_date, extra, session.user_id))
-
-    # ------------------------------------------------------------- listing
-    def _h_list(self, collection, request, session):
-        coll = self.collections[collection]
-        size = request.param("max", "20")
-        try:
-            size = int(size)
-        except ValueError:
-            raise ApiError(400, "BDC_1129", "max: Must be a number from 1 to 100") from None
-        if not 1 <= size <= 100:
-            raise ApiError(400, "BDC_1129", "max: Must be a number from 1 to 100")
-        token = request.param("page")
-        direction, after = "after", None
-        if token:
-            try:
-                state = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-                filters_raw, sort_raw, direction, after = state["f"], state["s"], state["d"], tuple(state["k"])
-                if state["c"] != collection or direction not in ("after", "before"):
-                    raise ValueError
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(400, "BDC_1129", "page: Invalid page token") from None
-        else:
-            filters_raw = request.param("filters") or ""
-            sort_raw = request.param("sort") or ""
-        keys, ids = self._view(coll, filters_raw, sort_raw)
-        descending = sort_raw.endswith(":desc")
-        n = len(keys)
-        # positions in the ascending key list
-        if after is None:
-            lo, hi = (0, min(size, n)) if not descending else (max(0, n - size), n)
-        elif (direction == "after") != descending:  # moving towards larger keys
-            lo = bisect.bisect_right(keys, after)
-            hi = min(n, lo + size)
-        else:  # moving towards smaller keys
-            hi = bisect.bisect_left(keys, after)
-            lo = max(0, hi - size)
-        page_ids = ids[lo:hi]
-        page_keys = keys[lo:hi]
-        if descending:
-            page_ids, page_keys = page_ids[::-1], page_keys[::-1]
-        body = {"results": [coll.objects[i] for i in page_ids]}
-        more_up, more_down = hi < n, lo > 0
-        has_next, has_prev = (more_down, more_up) if descending else (more_up, more_down)
-        if page_keys and has_next:
-            body["nextPage"] = self._token(collection, filters_raw, sort_raw, "after", page_keys[-1])
-        if page_keys and has_prev:
-            body["prevPage"] = self._token(collection, filters_raw, sort_raw, "before", page_keys[0])
-        return self._ok(body)
-
-    @staticmethod
-    def _token(collection, filters_raw, sort_raw, direction, key):
-        raw = json.dumps({"c": collection, "f": filters_raw, "s": sort_raw, "d": direction, "k": list(key)},
-                         separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    def _view(self, coll, filters_raw, sort_raw):
-        """(ascending sort keys, ids) of the objects matching ``filters_raw``."""
-        cache_key = (filters_raw, sort_raw)
-        cached = coll.views.get(cache_key)
-        if cached and cached[0] == coll.version:
-            return cached[1], cached[2]
-        predicates, hints = self._parse_filters(coll.name, filters_raw)
-        sort_key = self._parse_sort(coll.name, sort_raw)
-        candidates = coll.candidates(hints)
-        pairs = coll.objects.items() if candidates is None else ((i, coll.objects[i]) for i in candidates)
-        rows = []
-        for obj_id, obj in pairs:
-            meta = coll.meta[obj_id]
-            if all(pred(obj, meta) for pred in predicates):
-                rows.append((sort_key(obj, meta, coll.seq[obj_id]), obj_id))
-        rows.sort()
-        keys = [row[0] for row in rows]
-        ids = [row[1] for row in rows]
-        if len(coll.views) > 64:
-            coll.views.clear()
-        coll.views[cache_key] = (coll.version, keys, ids)
-        return keys, ids
-
-    def _parse_sort(self, collection, sort_raw):
-        if not sort_raw:
-            return lambda obj, meta, seq: (seq,)
-        parts = sort_raw.split(":")
-        if len(parts) != 2 or parts[1] not in ("asc", "desc"):
-            raise ApiError(400, "BDC_1129", f"sort: Invalid sort '{sort_raw}', expected field:asc or field:desc")
-        field = parts[0]
-        if field not in SORTABLE[collection]:
-            raise ApiError(400, "BDC_1130", f"sort: The field '{field}' cannot be used to sort")
-
-        def key(obj, meta, seq):
-            if field == "createdTime":
-                value = meta[0]
-            elif field == "updatedTime":
-                value = meta[1]
-            else:
-                value = self._values(obj, field)[0]
-                if isinstance(value, bool):
-                    value = int(value)
-                elif isinstance(value, (int, float)):
-                    value = float(value)
-            return (0, "", obj["id"]) if value is None else (1, value, obj["id"])
-        return key
-
-    @staticmethod
-    def _values(obj, field):
-        if field.startswith("classifications."):
-            key = field.split(".", 1)[1]
-            values = [(obj.get("classifications") or {}).get(key)]
-            for line_key in LINE_KEYS.values():
-                for line in obj.get(line_key) or ():
-                    values.append((line.get("classifications") or {}).get(key))
-            return values
-        if field == "address.country" and "address" not in obj and "billingAddress" in obj:
-            field = "billingAddress.country"
-        value = obj
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return [value]
-
-    def _parse_filters(self, collection, raw):
-        if not raw:
-            return [], []
-        allowed = FILTERABLE[collection]
-        predicates, hints = [], []
-        for term in _split_outside_quotes(raw, ","):
-            parts = _split_outside_quotes(term, ":")
-            if len(parts) != 3:
-                raise ApiError(400, "BDC_1129", f"filters: Invalid filter '{term}'; use field:op:value and "
-                                                "quote values that contain ':' or ','")
-            field, op, value = parts[0].strip(), parts[1].strip(), _unquote(parts[2].strip())
-            if field not in allowed:
-                raise ApiError(400, "BDC_1130", f"filters: The field '{field}' is not filterable")
-            ops, kind = allowed[field]
-            if op not in ops:
-                raise ApiError(400, "BDC_1131", f"filters: The operator '{op}' is not supported for '{field}'")
-            predicates.append(self._predicate(field, op, value, kind))
-            hints.append((field, op, value))
-        return predicates, hints
-
-    def _predicate(self, field, op, value, kind):
-        if kind == "time":
-            try:
-                target = parse_time_ms(value)
-            except ValueError:
-                raise ApiError(400, "BDC_1129", f"filters: Invalid date '{value}' for '{field}'") from None
-            index = 0 if field == "createdTime" else 1
-            compare = {"gt": lambda a: a > target, "gte": lambda a: a >= target,
-                       "lt": lambda a: a < target, "lte": lambda a: a <= target}[op]
-            return lambda obj, meta: compare(meta[index])
-        if kind == "date":
-            target = value[:10]
-            if not _is_date(target):
-                raise ApiError(400, "BDC_1129", f"filters: Invalid date '{value}' for '{field}'")
-            compare = {"gt": lambda a: a > target, "gte": lambda a: a >= target,
-                       "lt": lambda a: a < target, "lte": lambda a: a <= target}[op]
-            return lambda obj, meta: isinstance(obj.get(field), str) and compare(obj[field][:10])
-        if kind == "bool":
-            if value.lower() not in ("true", "false"):
-                raise ApiError(400, "BDC_1129", f"filters: Invalid value '{value}' for '{field}'")
-            target = value.lower() == "true"
-            if op == "eq":
-                return lambda obj, meta: bool(obj.get(field)) == target
-            return lambda obj, meta: bool(obj.get(field)) != target
-        values = self._values
-        if op in ("in", "nin"):
-            targets = {v.strip() for v in value.split(",")}
-            if op == "in":
-                return lambda obj, meta: any(v in targets for v in values(obj, field))
-            return lambda obj, meta: all(v not in targets for v in values(obj, field))
-        if op == "eq":
-            return lambda obj, meta: any(v == value for v in values(obj, field))
-        if op == "ne":
-            return lambda obj, meta: all(v != value for v in values(obj, field))
-        if op == "sw":
-            return lambda obj, meta: any(isinstance(v, str) and v.startswith(value) for v in values(obj, field))
-        raise ApiError(400, "BDC_1131", f"filters: The operator '{op}' is not supported")
-
     # =========================================================== Python API
     def add(self, collection, obj):
         """Store ``obj`` as if created through the API (no HTTP, no limits).
@@ -1880,15 +676,16 @@ class BillComSandbox(SandboxServer):
             self._replace(bills, bill)
             return copy.deepcopy(bill)
 
-    def pay_bill(self, bill_id, amount, process_date=None, vendor_credits=None):
-        """A payment made in Bill.com (online): returns the ``stp`` payment."""
+    def pay_bill(self, bill_id, amount, process_date=None, vendor_credits=None, scheduled=False):
+        """A payment made in Bill.com (online): returns the ``stp`` payment. A ``scheduled``
+        one stays ``SCHEDULED`` (bill ``scheduledAmount``) until canceled."""
         credits = [c if isinstance(c, dict) else {"id": c[0], "amount": c[1]} for c in (vendor_credits or [])]
         with self.lock, self._transaction():
             bill = self.collections["bills"].objects[bill_id]
             try:
                 payment = self._make_ap_payment(bill["vendorId"], [{"billId": bill_id, "amount": amount}],
                                                 credits or None, process_date or self._today(), True,
-                                                {"billingType": "BDC"}, self.web_user_id)
+                                                {"billingType": "BDC"}, self.web_user_id, scheduled)
             except ApiError as exc:
                 raise ValueError(exc.message) from None
             return copy.deepcopy(payment)
