@@ -6,8 +6,9 @@ per connection. Every method works on batches: one read, one insert and one
 update statement per call, never a query per record.
 
 Durability: the executor calls ``save_links`` right after each remote write
-succeeds, so ``save_links``, ``begin_run`` and ``end_run`` commit (through
-``ir.cron._commit_progress``, which also reports progress under the scheduler).
+succeeds, so ``save_links``, ``begin_run``, ``end_run`` and ``set_run_message``
+commit (through ``ir.cron._commit_progress``, which also reports progress under
+the scheduler).
 """
 import json
 import logging
@@ -196,6 +197,12 @@ class OdooStore(Store):
         if state in ("done", "partial"):
             vals["last_sync"] = now
         self.connection.write(vals)
+        self._commit()
+
+    def set_run_message(self, run_id, message):
+        """Replace a closed run's message (the engine adds the tie-out's verdict), then commit."""
+        self._writable("change a run's message")
+        self._run(run_id).write({"message": self.scrub(message) or False})
         self._commit()
 
     def abort(self, exc):

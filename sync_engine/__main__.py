@@ -1,9 +1,12 @@
-"""Command line: ``python -m sync_engine demo | sandbox | preview | sync``.
+"""Command line: ``python -m sync_engine demo | sandbox | preview | sync | reconcile``.
 
     demo                         sandboxes + a seeded small company: preview, sync, sync again, report
     sandbox [--seed demo|FILE]   run both sandboxes until interrupted; first line is JSON
     preview --config FILE        what a sync would do now (writes nothing)
     sync --config FILE           run the sync; exit 1 when the run failed
+    reconcile --config FILE      the tie-out: every synced record compared on both sides;
+                                 exit 0 when the books agree, 1 when they differ, 2 when
+                                 it could not be computed
 """
 import argparse
 import json
@@ -136,6 +139,13 @@ def cmd_preview_or_sync(args):
 
     service = SyncService(config, store, on_tokens=save_tokens, progress=_progress(sys.stderr))
     try:
+        if args.command == "reconcile":
+            report = service.tie_out()
+            if args.json:
+                print(json.dumps(report.as_dict(), indent=1))
+            else:
+                print(report.render())
+            return 0 if report.agrees else 1
         if args.command == "preview":
             plan = service.preview()
             if args.json:
@@ -147,10 +157,12 @@ def cmd_preview_or_sync(args):
         result = service.run("manual", user=os.environ.get("USER"))
     except SyncError as exc:
         print(f"error: {scrub(str(exc))}", file=sys.stderr)
-        return 1
+        return 2 if args.command == "reconcile" else 1
     if args.json:
+        tie_out = getattr(result, "tie_out", None)
         print(json.dumps({"run_id": result.run_id, "state": result.state, "message": result.message,
-                          "counts": result.counts, "lines": [l.as_dict() for l in result.lines]}, indent=1))
+                          "counts": result.counts, "lines": [l.as_dict() for l in result.lines],
+                          "tie_out": tie_out.as_dict() if tie_out else None}, indent=1))
     else:
         report_run(result, sys.stdout)
     return 0 if result.state in ("done", "partial") else 1
@@ -169,7 +181,7 @@ def main(argv=None):
     p = sub.add_parser("demo", help="seed the sandboxes, preview, sync, sync again, report")
     p.add_argument("--latency", type=float, default=0.0)
     p.add_argument("--store", help="SQLite file for the sync state (default: in memory)")
-    for name in ("preview", "sync"):
+    for name in ("preview", "sync", "reconcile"):
         p = sub.add_parser(name, help=f"{name} a connection from a configuration file")
         p.add_argument("--config", required=True)
         p.add_argument("--store", help="SQLite file (default: the config's store_path)")
@@ -177,7 +189,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     handlers = {"sandbox": cmd_sandbox, "demo": cmd_demo, "preview": cmd_preview_or_sync,
-                "sync": cmd_preview_or_sync}
+                "sync": cmd_preview_or_sync, "reconcile": cmd_preview_or_sync}
     return handlers[args.command](args)
 
 

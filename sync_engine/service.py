@@ -8,10 +8,21 @@ connection's sync, plus the connection chores (OAuth, test connection).
 ``progress(done, total, stage)`` is called between write batches; returning
 ``False`` stops the run cleanly (state ``interrupted``); the next run resumes
 where it stopped because links are saved as each write succeeds.
+
+A run that finishes (``done`` or ``partial``) ends with the tie-out: its
+verdict is appended to the run's message and kept with the run, and the
+``TieOut`` itself is ``result.tie_out``.
 """
+import logging
+
 from .planner import Plan, Planner  # noqa: F401  (re-exported for callers)
+from .errors import SyncError
 from .executor import Executor, RunResult  # noqa: F401
+from .reconcile import tie_out as compute_tie_out
 from .remote import Remote
+from .secrets import Scrubber
+
+_log = logging.getLogger(__name__)
 
 
 class SyncService:
@@ -27,12 +38,38 @@ class SyncService:
         """The Plan a run would carry out now. Sends no write to either side."""
         return Planner(self.config, self.store, self.remote).plan()
 
-    def run(self, trigger="manual", user=None, stop_after_writes=None):
-        """Take the connection's lock, plan, apply the plan, log every record."""
+    def run(self, trigger="manual", user=None, stop_after_writes=None, tie_out=True):
+        """Take the connection's lock, plan, apply the plan, log every record;
+        then (``tie_out``) compare both books and add the verdict to the run."""
         run_id = self.store.begin_run(trigger, user)
         executor = Executor(self.config, self.store, self.remote, run_id,
                             progress=self.progress, stop_after_writes=stop_after_writes)
-        return executor.run(lambda: Planner(self.config, self.store, self.remote).plan())
+        result = executor.run(lambda: Planner(self.config, self.store, self.remote).plan())
+        result.tie_out = None
+        if tie_out and result.state in ("done", "partial"):
+            self._add_tie_out(result)
+        return result
+
+    def tie_out(self):
+        """The tie-out now, without running a sync (reads only)."""
+        return compute_tie_out(self.config, self.store, self.remote)
+
+    def _add_tie_out(self, result):
+        """Append the tie-out's verdict to the run's message and keep it with the run.
+        A tie-out that cannot be computed (network, a remote error) never fails the run."""
+        try:
+            result.tie_out = self.tie_out()
+            sentence = result.tie_out.verdict() + "."
+        except Exception as exc:  # the run itself is finished and logged; only the proof is missing
+            scrub = Scrubber(source=self.config.secrets)
+            detail = str(exc) if isinstance(exc, SyncError) else repr(exc)
+            sentence = scrub(f"The tie-out could not be computed: {detail}")
+            _log.warning("run %s: %s", result.run_id, sentence)
+        result.message = f"{result.message} {sentence}" if result.message else sentence
+        try:
+            self.store.set_run_message(result.run_id, result.message)
+        except Exception:
+            _log.exception("run %s: could not store the tie-out verdict", result.run_id)
 
 
 def test_billcom_connection(config):

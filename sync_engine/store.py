@@ -107,6 +107,10 @@ class Store:
         """Close the run and release the lock."""
         raise NotImplementedError
 
+    def set_run_message(self, run_id, message):
+        """Replace a closed run's message (the tie-out's verdict is added after the run ends)."""
+        raise NotImplementedError
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS links (
@@ -312,6 +316,10 @@ class SQLiteStore(Store):
                    (_now_iso(), state, json.dumps(counts, sort_keys=True), message, run_id))
         db.execute("UPDATE lock SET run_id=NULL, pid=NULL WHERE id=1 AND run_id=?", (run_id,))
         db.execute("COMMIT")
+
+    @_serialized
+    def set_run_message(self, run_id, message):
+        self._db().execute("UPDATE runs SET message=? WHERE id=?", (message, run_id))
 
     # ---------------------------------------------------- reading the log
     @_serialized

@@ -70,7 +70,7 @@ def test_second_run_with_no_changes_is_quiet():
         c.run()
         c.sb.qbo.clear_log()
         c.sb.billcom.clear_log()
-        result = c.run()
+        result = c.run(tie_out=False)  # the sync's own reads; the tie-out's are counted in test_reconcile
         assert result.state == "done"
         assert [l for l in result.lines if l.action in ("create", "update", "link")] == []
         assert c.writes() == 0
