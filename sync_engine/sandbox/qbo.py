@@ -16,32 +16,30 @@ Every time decision goes through ``self.clock`` so tests drive it with a
 Python API (``add``, ``user_update``, ``user_delete``, ``get``, ``all``,
 ``snapshot``...), which skips HTTP and the limits.
 
-Money is computed in ``Decimal`` cents and stored as JSON numbers.
+Money is computed in ``Decimal`` cents and stored as JSON numbers; how lines
+add up to ``TotalAmt`` is in ``qbo_money``. Writes are checked as QBO checks
+them: properties the entity does not have (``qbo_schema``, 2010), references to
+records that do not exist (2500), item amounts that are not Qty x UnitPrice
+(6070), and changes to a payment that sits on a bank ``Deposit`` (6540). The
+query language lives in ``qbo_query``.
 """
 import base64
 import collections
-import copy
 import datetime as dt
 import json
-import re
 import secrets
 import urllib.parse
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
 
 from .httpserver import Response, SandboxServer, _DropConnection
+from .qbo_common import (_DATE_RE, _ZERO, DOCUMENTS, ENTITIES, NAME_LISTS, PAYMENTS, PERSONS, SINGLETONS,
+                         VOIDABLE, QBOFault, _business, _clone, _invalid_ref, _invalid_value, _money, _num,
+                         _parse_offset, _parse_time, _required, _unsupported, canonical_entity)
+from .qbo_money import document_total, price_lines
+from .qbo_query import Query, QueryError, _matches, _sort_key
+from .qbo_schema import check_properties
 
 FIVE_YEARS = 5 * 365 * 86400
 
-NAME_LISTS = ("Account", "Class", "Department", "Item", "Term", "Vendor", "Customer", "Employee")
-PERSONS = ("Vendor", "Customer", "Employee")
-DOCUMENTS = ("Bill", "VendorCredit", "Invoice", "CreditMemo")
-PAYMENTS = ("BillPayment", "Payment")
-TRANSACTIONS = DOCUMENTS + PAYMENTS
-SINGLETONS = ("Preferences", "CompanyInfo")
-ENTITIES = NAME_LISTS + TRANSACTIONS + ("Attachable",) + SINGLETONS
-VOIDABLE = ("Invoice", "Payment", "BillPayment")
-_CANONICAL = {name.lower(): name for name in ENTITIES}
 
 # reference field -> the entity it points at
 REF_TARGETS = {
@@ -50,7 +48,7 @@ REF_TARGETS = {
     "AccountRef": "Account", "APAccountRef": "Account", "ARAccountRef": "Account",
     "BankAccountRef": "Account", "CCAccountRef": "Account", "DepositToAccountRef": "Account",
     "IncomeAccountRef": "Account", "ExpenseAccountRef": "Account", "AssetAccountRef": "Account",
-    "ItemAccountRef": "Account",
+    "ItemAccountRef": "Account", "GroupItemRef": "Item", "DiscountAccountRef": "Account",
 }
 # account references that must point at one account type
 REF_ACCOUNT_TYPE = {"APAccountRef": "Accounts Payable", "ARAccountRef": "Accounts Receivable",
@@ -128,12 +126,15 @@ READ_ONLY = {
     "CreditMemo": ("TotalAmt", "Balance", "RemainingCredit", "LinkedTxn"),
     "Payment": ("UnappliedAmt", "LinkedTxn"),
     "BillPayment": ("LinkedTxn",),
+    "Deposit": ("TotalAmt", "HomeTotalAmt"),
 }
 SYSTEM_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse", "time", "status")
 
 EXPENSE_LINES = ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail")
 SALES_LINES = ("SalesItemLineDetail", "GroupLineDetail", "DescriptionOnly", "DiscountLineDetail",
                "SubTotalLineDetail")
+SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
+GROUP_INNER_LINES = ("SalesItemLineDetail", "DescriptionOnly")
 
 DUPLICATE_PERSON_DETAIL = ("The name supplied already exists. : Another customer, vendor or employee is "
                            "already using this name. Please use a different name.")
@@ -148,396 +149,6 @@ THROTTLE_XML = (
     '    <Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message>\n'
     '    <Detail>The request limit was reached.  Try again later</Detail>\n'
     '  </Error></Fault></IntuitResponse>')
-
-CENT = Decimal("0.01")
-_ZERO = Decimal(0)
-
-
-# ------------------------------------------------------------------ helpers
-class QBOFault(Exception):
-    """A QBO ``Fault`` the sandbox answers with (also raised by the Python API)."""
-
-    def __init__(self, code, message, detail="", element="", fault_type="ValidationFault", status=400):
-        super().__init__(f"{code} {message}: {detail}")
-        self.code = str(code)
-        self.message = message
-        self.detail = detail
-        self.element = element or ""
-        self.fault_type = fault_type
-        self.status = status
-
-    def fault(self):
-        return {"Error": [{"Message": self.message, "Detail": self.detail, "code": self.code,
-                           "element": self.element}], "type": self.fault_type}
-
-
-def _required(element, what=None):
-    return QBOFault("2020", "Required param missing, need to supply the required value for the API",
-                    f"Required parameter {what or element} is missing in the request", element)
-
-
-def _invalid_ref(field, value, target):
-    return QBOFault("2500", "Invalid Reference Id",
-                    f"Invalid Reference Id : {target} {value} assigned to {field} does not exist or is inactive",
-                    field)
-
-
-def _business(detail, element=""):
-    return QBOFault("6000", "A business validation error has occurred while processing your request",
-                    f"Business Validation Error: {detail}", element)
-
-
-def _unsupported(detail):
-    return QBOFault("500", "Unsupported Operation", detail)
-
-
-def _invalid_value(element, detail):
-    return QBOFault("2010", "Request has invalid or unsupported property", detail, element)
-
-
-def _dec(value, element="Amount"):
-    if isinstance(value, bool):
-        raise _invalid_value(element, f"Invalid number for {element}")
-    if value is None:
-        return _ZERO
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    try:
-        return Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise _invalid_value(element, f"Invalid number for {element}: {value!r}") from None
-
-
-def _money(value, element="Amount"):
-    return _dec(value, element).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _num(amount):
-    """Decimal money -> the JSON number QBO sends."""
-    return float(amount)
-
-
-_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-@lru_cache(maxsize=65536)
-def _parse_time(text, default_tz=dt.timezone.utc):
-    """ISO date or date-time -> epoch seconds (naive values use ``default_tz``)."""
-    text = text.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    value = dt.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=default_tz)
-    return value.timestamp()
-
-
-def _parse_offset(text):
-    match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text.strip())
-    if not match:
-        raise ValueError(f"company_offset must look like -08:00, not {text!r}")
-    sign = -1 if match.group(1) == "-" else 1
-    return dt.timezone(sign * dt.timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
-
-
-def _ci_get(obj, key):
-    """Dict lookup by exact key, then case-insensitively."""
-    if not isinstance(obj, dict):
-        return None
-    if key in obj:
-        return obj[key]
-    low = key.lower()
-    for k, v in obj.items():
-        if k.lower() == low:
-            return v
-    return None
-
-
-def _clone(obj):
-    return copy.deepcopy(obj)
-
-
-def canonical_entity(name):
-    return _CANONICAL.get(str(name).strip().lower())
-
-
-# --------------------------------------------------------------- the query language
-class QueryError(Exception):
-    pass
-
-
-_TOKEN_RE = re.compile(r"""\s*(?:
-    (?P<str>'(?:[^'\\]|\\.)*')
-  | (?P<num>-?\d+(?:\.\d+)?)(?![A-Za-z_])
-  | (?P<op><=|>=|!=|<>|=|<|>)
-  | (?P<punct>[(),*])
-  | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
-)""", re.X)
-
-
-def _tokenize(text):
-    tokens, pos = [], 0
-    text = text.rstrip().rstrip(";").rstrip()
-    while pos < len(text):
-        match = _TOKEN_RE.match(text, pos)
-        if not match or match.end() == pos:
-            raise QueryError(f"QueryParserError: Encountered \" {text[pos:].strip()[:1]} \" at line 1, "
-                             f"column {pos + 1}.")
-        kind = match.lastgroup
-        value = match.group(kind)
-        if kind == "str":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        tokens.append((kind, value))
-        pos = match.end()
-    return tokens
-
-
-class Query:
-    """``SELECT * | COUNT(*) | fields FROM Entity [WHERE ...] [ORDERBY ...] [STARTPOSITION n] [MAXRESULTS n]``."""
-
-    def __init__(self, text):
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.pos = 0
-        self.fields = None
-        self.count = False
-        self.entity = None
-        self.conditions = []   # (path, op, value | [values])
-        self.order = []        # (path, descending)
-        self.start = 1
-        self.max_results = 100
-        self._parse()
-
-    # token helpers
-    def _peek(self, offset=0):
-        i = self.pos + offset
-        return self.tokens[i] if i < len(self.tokens) else (None, None)
-
-    def _next(self):
-        token = self._peek()
-        if token[0] is None:
-            raise QueryError("QueryParserError: Encountered \"<EOF>\" at line 1.")
-        self.pos += 1
-        return token
-
-    def _word(self, *expected):
-        kind, value = self._peek()
-        if kind == "word" and value.upper() in expected:
-            self.pos += 1
-            return value.upper()
-        return None
-
-    def _expect_word(self, *expected):
-        if not self._word(*expected):
-            kind, value = self._peek()
-            raise QueryError(f"QueryParserError: Encountered \" {value or '<EOF>'} \" at line 1; "
-                             f"was expecting {' or '.join(expected)}")
-
-    def _expect_punct(self, char):
-        kind, value = self._next()
-        if kind != "punct" or value != char:
-            raise QueryError(f"QueryParserError: Encountered \" {value} \"; was expecting \"{char}\"")
-
-    def _parse(self):
-        self._expect_word("SELECT")
-        kind, value = self._peek()
-        if kind == "punct" and value == "*":
-            self.pos += 1
-        elif kind == "word" and value.upper() == "COUNT":
-            self.pos += 1
-            self._expect_punct("(")
-            self._expect_punct("*")
-            self._expect_punct(")")
-            self.count = True
-        else:
-            self.fields = []
-            while True:
-                kind, value = self._next()
-                if kind != "word":
-                    raise QueryError(f"QueryParserError: Encountered \" {value} \" in the select list")
-                self.fields.append(value)
-                if self._peek() == ("punct", ","):
-                    self.pos += 1
-                    continue
-                break
-        self._expect_word("FROM")
-        kind, value = self._next()
-        if kind != "word":
-            raise QueryError(f"QueryParserError: Encountered \" {value} \"; was expecting an entity")
-        self.entity = canonical_entity(value)
-        if not self.entity:
-            raise QueryError(f"QueryValidationError: Invalid entity name {value}")
-        if self._word("WHERE"):
-            while True:
-                self.conditions.append(self._condition())
-                if not self._word("AND"):
-                    break
-        while self._peek()[0] is not None:
-            if self._word("ORDER"):
-                self._expect_word("BY")
-                self._order_list()
-            elif self._word("ORDERBY"):
-                self._order_list()
-            elif self._word("STARTPOSITION"):
-                self.start = self._integer()
-            elif self._word("MAXRESULTS"):
-                self.max_results = self._integer()
-            else:
-                kind, value = self._peek()
-                raise QueryError(f"QueryParserError: Encountered \" {value} \" at line 1.")
-        self.start = max(1, self.start)
-        self.max_results = max(0, min(1000, self.max_results))
-
-    def _order_list(self):
-        while True:
-            kind, value = self._next()
-            if kind != "word":
-                raise QueryError(f"QueryParserError: Encountered \" {value} \" after ORDERBY")
-            desc = self._word("ASC", "DESC") == "DESC"
-            self.order.append((value, desc))
-            if self._peek() != ("punct", ","):
-                return
-            self.pos += 1
-
-    def _integer(self):
-        kind, value = self._next()
-        if kind != "num" or "." in value:
-            raise QueryError(f"QueryParserError: Encountered \" {value} \"; was expecting an integer")
-        return int(value)
-
-    def _value(self):
-        kind, value = self._next()
-        if kind == "str":
-            return value
-        if kind == "num":
-            return Decimal(value)
-        if kind == "word" and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise QueryError(f"QueryParserError: Encountered \" {value} \"; was expecting a value")
-
-    def _condition(self):
-        kind, path = self._next()
-        if kind != "word":
-            raise QueryError(f"QueryParserError: Encountered \" {path} \"; was expecting a property")
-        kind, op = self._peek()
-        if kind == "op":
-            self.pos += 1
-            if op in ("!=", "<>"):
-                raise QueryError(f"QueryParserError: Encountered \" {op} \"; operator not supported")
-            return (path, op, self._value())
-        if kind == "word" and op.upper() == "IN":
-            self.pos += 1
-            self._expect_punct("(")
-            values = [self._value()]
-            while self._peek() == ("punct", ","):
-                self.pos += 1
-                values.append(self._value())
-            self._expect_punct(")")
-            return (path, "IN", values)
-        if kind == "word" and op.upper() == "LIKE":
-            self.pos += 1
-            value = self._value()
-            if not isinstance(value, str):
-                raise QueryError("QueryParserError: LIKE needs a quoted string")
-            pattern = "".join(".*" if ch == "%" else re.escape(ch) for ch in value)
-            return (path, "LIKE", re.compile(f"^{pattern}$", re.I | re.S))
-        raise QueryError(f"QueryParserError: Encountered \" {op or '<EOF>'} \"; was expecting an operator")
-
-    def cache_key(self):
-        conds = tuple((p.lower(), o, v.pattern if hasattr(v, "pattern") else repr(v)) for p, o, v in self.conditions)
-        return (self.entity, conds, tuple((p.lower(), d) for p, d in self.order))
-
-
-def _prop(obj, path):
-    value = obj
-    for part in path.split("."):
-        value = _ci_get(value, part)
-        if value is None:
-            return None
-    if isinstance(value, dict) and "value" in value:
-        value = value["value"]
-    return value
-
-
-def _typed(value):
-    """A stored value as something comparable: (rank, value)."""
-    if isinstance(value, bool):
-        return (0, value)
-    if isinstance(value, (int, float, Decimal)):
-        return (1, _dec(value))
-    if isinstance(value, str):
-        if _DATETIME_RE.match(value):
-            try:
-                return (2, _parse_time(value))
-            except ValueError:
-                pass
-        if value.isdigit():
-            return (3, int(value))
-        return (4, value.casefold())
-    return (5, json.dumps(value, sort_keys=True, default=str))
-
-
-def _coerce(literal, rank, tz):
-    """A query literal as the same kind of value as the stored one."""
-    try:
-        if rank == 0:
-            return literal if isinstance(literal, bool) else str(literal).lower() == "true"
-        if rank == 1:
-            return _dec(literal)
-        if rank == 2:
-            text = str(literal)
-            return _parse_time(text, tz)
-        if rank == 3:
-            return int(literal) if str(literal).isdigit() else None
-        return str(literal).casefold()
-    except (ValueError, QBOFault):
-        return None
-
-
-def _matches(obj, conditions, tz):
-    for path, op, literal in conditions:
-        value = _prop(obj, path)
-        if value is None:
-            return False
-        if op == "LIKE":
-            if not literal.match(str(value)):
-                return False
-            continue
-        rank, have = _typed(value)
-        if op == "IN":
-            wanted = [_coerce(v, rank, tz) for v in literal]
-            if rank == 3 and all(w is None for w in wanted):  # an id compared with text
-                wanted = [str(v).casefold() for v in literal]
-                have = str(value).casefold()
-            if have not in wanted:
-                return False
-            continue
-        want = _coerce(literal, rank, tz)
-        if want is None:
-            return False
-        if op == "=" and not have == want:
-            return False
-        if op == "<" and not have < want:
-            return False
-        if op == ">" and not have > want:
-            return False
-        if op == "<=" and not have <= want:
-            return False
-        if op == ">=" and not have >= want:
-            return False
-    return True
-
-
-def _sort_key(obj, path):
-    value = _prop(obj, path)
-    if value is None:
-        return (1, 0, 0)
-    rank, typed = _typed(value)
-    return (0, rank, typed)
-
 
 # ------------------------------------------------------------------ the server
 class QBOSandbox(SandboxServer):
@@ -596,6 +207,7 @@ class QBOSandbox(SandboxServer):
         self._list_names = {name: {} for name in NAME_LISTS if name not in PERSONS}
         self._applied = {}         # (doc entity, doc id) -> {(payment entity, payment id): Decimal}
         self._pay_links = {}       # (payment entity, payment id) -> {(doc entity, doc id): Decimal}
+        self._deposited = {}       # payment id -> id of the Deposit it is on
         self._next_id = 1
         self._next_doc_number = {"Invoice": 1001, "CreditMemo": 1001}
         self._seq = 0
@@ -1224,8 +836,10 @@ class QBOSandbox(SandboxServer):
     def _create(self, entity, body):
         if entity in SINGLETONS:
             raise _unsupported(f"Operation Create is not supported for {entity}.")
+        check_properties(entity, body)
         fields = self._normalize(entity, body, None, None)
         links = self._payment_links(entity, fields, None) if entity in PAYMENTS else None
+        deposited = fields.pop("_payments", None)
         id_ = self._new_id()
         if entity in DOCUMENTS:
             fields = self._with_applications(entity, id_, fields)
@@ -1233,6 +847,8 @@ class QBOSandbox(SandboxServer):
         self._put(entity, obj)
         if links is not None:
             self._relink(entity, id_, links)
+        if deposited is not None:
+            self._redeposit(id_, deposited)
         return self._data[entity][id_]
 
     def _check_version(self, entity, body):
@@ -1248,8 +864,10 @@ class QBOSandbox(SandboxServer):
         return old
 
     def _update(self, entity, body):
+        check_properties(entity, body)
         old = self._check_version(entity, body)
         id_ = old["Id"]
+        self._check_not_deposited(entity, id_)
         sparse = body.get("sparse") in (True, "true", "True")
         if sparse:
             merged = {k: _clone(v) for k, v in old.items() if k not in SYSTEM_FIELDS}
@@ -1261,12 +879,15 @@ class QBOSandbox(SandboxServer):
         else:
             fields = self._normalize(entity, merged, old, id_)
         links = self._payment_links(entity, fields, id_) if entity in PAYMENTS else None
+        deposited = fields.pop("_payments", None)
         if entity in DOCUMENTS:
             fields = self._with_applications(entity, id_, fields)
         obj = self._assemble(id_, int(old["SyncToken"]) + 1, fields, old["MetaData"]["CreateTime"])
         self._put(entity, obj, old)
         if links is not None:
             self._relink(entity, id_, links)
+        if deposited is not None:
+            self._redeposit(id_, deposited)
         return self._data[entity][id_]
 
     def _update_preferences(self, body):
@@ -1288,10 +909,14 @@ class QBOSandbox(SandboxServer):
             raise _unsupported("Operation Delete is not supported.")
         old = self._check_version(entity, body)
         id_ = old["Id"]
+        self._check_not_deposited(entity, id_)
         if entity in DOCUMENTS and self._applied.get((entity, id_)):
+            # reference 5.3: a bill or invoice with payments must be unlinked first
             raise _business("This transaction is linked to payments. Delete or unlink those payments first.")
         if entity in PAYMENTS:
             self._relink(entity, id_, {})
+        if entity == "Deposit":
+            self._redeposit(id_, [])
         del self._data[entity][id_]
         self._index_names(entity, old, None)
         self._party_delta(entity, old, None)
@@ -1306,24 +931,36 @@ class QBOSandbox(SandboxServer):
             raise _unsupported("Operation Void is not supported.")
         old = self._check_version(entity, body)
         id_ = old["Id"]
+        self._check_not_deposited(entity, id_)
         fields = {k: _clone(v) for k, v in old.items() if k not in SYSTEM_FIELDS}
         if entity == "Invoice":
             if self._applied.get((entity, id_)):
                 raise _business("This invoice has payments applied. Delete or unlink them first.")
-            for line in fields.get("Line") or []:
+            lines = list(fields.get("Line") or [])
+            while lines:
+                line = lines.pop()
                 line["Amount"] = 0.0
                 detail = line.get("SalesItemLineDetail")
                 if isinstance(detail, dict) and "Qty" in detail:
                     detail["Qty"] = 0
+                group = line.get("GroupLineDetail")
+                if isinstance(group, dict):
+                    lines.extend(group.get("Line") or [])
             if isinstance(fields.get("TxnTaxDetail"), dict):
                 fields["TxnTaxDetail"]["TotalTax"] = 0.0
             fields["TotalAmt"] = 0.0
             fields["Balance"] = 0.0
-        else:
+        elif entity == "Payment":
+            # reference 5.4: a voided Payment keeps no lines
             fields["Line"] = []
             fields["TotalAmt"] = 0.0
-            if entity == "Payment":
-                fields["UnappliedAmt"] = 0.0
+            fields["UnappliedAmt"] = 0.0
+        else:
+            # a voided BillPayment keeps its lines (and what they linked) with zero amounts
+            for line in fields.get("Line") or []:
+                line["Amount"] = 0.0
+            fields["TotalAmt"] = 0.0
+        # reference 5.4 / 4: the transaction stays, amounts zeroed, PrivateNote "Voided"
         fields["PrivateNote"] = "Voided"
         obj = self._assemble(id_, int(old["SyncToken"]) + 1, fields, old["MetaData"]["CreateTime"])
         self._put(entity, obj, old)
@@ -1362,6 +999,8 @@ class QBOSandbox(SandboxServer):
                 ref_id = value.get("value")
                 if ref_id in (None, ""):
                     raise _required(key, f"{key}.value")
+                if key == "ItemRef" and ref_id == SHIPPING_ITEM_ID:
+                    continue  # QBO's built-in shipping line: an ordinary line, no Item record behind it
                 obj = self._data[target].get(str(ref_id))
                 if obj is None or obj.get("Active") is False:
                     raise _invalid_ref(key, ref_id, target)
@@ -1576,50 +1215,66 @@ class QBOSandbox(SandboxServer):
             raise _required("Line")
         if not isinstance(lines, list):
             raise _invalid_value("Line", "Line must be a list")
-        used = {str(line.get("Id")) for line in lines if isinstance(line, dict) and line.get("Id")}
-        next_id = max([int(i) for i in used if i.isdigit()] or [0]) + 1
+        used = self._line_ids(lines)
+        counter = [max([int(i) for i in used if i.isdigit()] or [0]) + 1]
+        fields["Line"] = self._shape_lines(lines, allowed, counter, "Line")
+        return fields["Line"]
+
+    @staticmethod
+    def _line_ids(lines):
+        ids = set()
+        for line in lines:
+            if isinstance(line, dict):
+                if line.get("Id"):
+                    ids.add(str(line["Id"]))
+                group = line.get("GroupLineDetail")
+                if isinstance(group, dict) and isinstance(group.get("Line"), list):
+                    ids |= QBOSandbox._line_ids(group["Line"])
+        return ids
+
+    def _shape_lines(self, lines, allowed, counter, where):
+        """Check each line's detail, number it and give it an Id; SubTotal lines are dropped
+        (the server adds its own)."""
         out, number = [], 0
         for line in lines:
             if not isinstance(line, dict):
-                raise _invalid_value("Line", "Each line must be an object")
+                raise _invalid_value(where, "Each line must be an object")
             kind = line.get("DetailType")
             if kind not in allowed:
-                raise QBOFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {kind}", "Line.DetailType")
+                raise QBOFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {kind}",
+                               f"{where}.DetailType")
             if kind == "SubTotalLineDetail":
-                continue  # the server computes its own
+                continue
             detail = line.get(kind)
             if kind != "DescriptionOnly" and not isinstance(detail, dict):
-                raise _required(f"Line.{kind}")
-            if kind == "DescriptionOnly":
-                line.setdefault("Amount", 0)
-            if "Amount" not in line:
-                raise _required("Line.Amount")
-            line["Amount"] = _num(_money(line["Amount"], "Line.Amount"))
+                raise _required(f"{where}.{kind}")
             need = {"AccountBasedExpenseLineDetail": "AccountRef", "ItemBasedExpenseLineDetail": "ItemRef",
-                    "SalesItemLineDetail": "ItemRef"}.get(kind)
+                    "SalesItemLineDetail": "ItemRef", "GroupLineDetail": "GroupItemRef"}.get(kind)
             if need and not detail.get(need):
-                raise _required(f"Line.{kind}.{need}")
+                raise _required(f"{where}.{kind}.{need}")
+            if kind == "GroupLineDetail":
+                inner = detail.get("Line")
+                if not isinstance(inner, list) or not inner:
+                    raise _required(f"{where}.GroupLineDetail.Line")
+                detail["Line"] = self._shape_lines(inner, GROUP_INNER_LINES, counter, f"{where}.GroupLineDetail.Line")
             if not line.get("Id"):
-                line["Id"] = str(next_id)
-                next_id += 1
+                line["Id"] = str(counter[0])
+                counter[0] += 1
             number += 1
-            line = {"Id": line.pop("Id"), "LineNum": line.pop("LineNum", number), **line}
+            line = {"Id": str(line.pop("Id")), "LineNum": line.pop("LineNum", number), **line}
             out.append(line)
-        fields["Line"] = out
         return out
 
-    @staticmethod
-    def _tax(fields):
-        detail = fields.get("TxnTaxDetail")
-        if isinstance(detail, dict) and detail.get("TotalTax") is not None:
-            return _money(detail["TotalTax"], "TxnTaxDetail.TotalTax")
-        return _ZERO
+    def _priced(self, fields, allowed):
+        """Lines shaped and priced as QBO does, TotalAmt set: (lines, subtotal before discounts)."""
+        lines = self._lines(fields, allowed)
+        subtotal, discounts = price_lines(lines)
+        fields["TotalAmt"] = _num(document_total(fields, subtotal, discounts))
+        return lines, subtotal
 
     def _normalize_expense_doc(self, fields, due_date):
         self._txn_defaults(fields, "VendorRef", "SalesTermRef" if due_date else None)
-        lines = self._lines(fields, EXPENSE_LINES)
-        total = sum((_money(line["Amount"]) for line in lines), _ZERO) + self._tax(fields)
-        fields["TotalAmt"] = _num(total)
+        self._priced(fields, EXPENSE_LINES)
         if not fields.get("APAccountRef"):
             ap = self._default_account("Accounts Payable")
             fields["APAccountRef"] = {"value": ap["Id"], "name": ap["Name"]}
@@ -1633,11 +1288,9 @@ class QBOSandbox(SandboxServer):
 
     def _normalize_sales_doc(self, entity, fields, old):
         self._txn_defaults(fields, "CustomerRef", "SalesTermRef" if entity == "Invoice" else None)
-        lines = self._lines(fields, SALES_LINES)
-        subtotal = sum((_money(l["Amount"]) for l in lines if l["DetailType"] != "DiscountLineDetail"), _ZERO)
-        discount = sum((_money(l["Amount"]) for l in lines if l["DetailType"] == "DiscountLineDetail"), _ZERO)
+        lines, subtotal = self._priced(fields, SALES_LINES)
+        # QBO adds a SubTotalLineDetail line (no Id) holding the lines' sum before discounts
         lines.append({"Amount": _num(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
-        fields["TotalAmt"] = _num(subtotal - discount + self._tax(fields))
         if not fields.get("DocNumber") and (old or {}).get("DocNumber"):
             fields["DocNumber"] = old["DocNumber"]
         if not fields.get("DocNumber"):
@@ -1735,7 +1388,16 @@ class QBOSandbox(SandboxServer):
 
     # ========================================================== payments
     def _payment_links(self, entity, fields, pay_id):
-        """Validate what a payment applies to: {(doc entity, doc id): Decimal amount}."""
+        """Validate what a payment applies to: {(doc entity, doc id): Decimal amount}.
+
+        Credits are applied through the payment's lines with positive amounts: a BillPayment line
+        linking a VendorCredit (a Payment line linking a CreditMemo) uses that much of the credit,
+        and the payment's TotalAmt is the net cash, bills (invoices) less credits. Integrators
+        describe it the same way: "QBO's TotalAmt is the net check amount while credit lines carry
+        positive amounts" (laf-rge/quickbooks-mcp PR #23, create_bill_payment); reference 8.8/8.11
+        call this structure uncertain. Cash beyond what is applied stays on a Payment as
+        UnappliedAmt.
+        """
         kinds = {"BillPayment": {"Bill": "Bill", "VendorCredit": "VendorCredit"},
                  "Payment": {"Invoice": "Invoice", "CreditMemo": "CreditMemo"}}[entity]
         party_ref = "VendorRef" if entity == "BillPayment" else "CustomerRef"
@@ -1814,6 +1476,82 @@ class QBOSandbox(SandboxServer):
             fields = self._with_applications(doc_entity, doc_id, fields)
             new = self._assemble(doc_id, int(doc["SyncToken"]) + 1, fields, doc["MetaData"]["CreateTime"])
             self._put(doc_entity, new, doc)
+
+    # ============================================================ deposits
+    DEPOSITED_DETAIL = ("This transaction has been deposited. If you want to change or delete it, you must edit "
+                        "the deposit it appears on and remove it first.")
+
+    def _check_not_deposited(self, entity, id_):
+        """Error 6540 (reference 6.2 and 5.3): a payment on a bank deposit cannot be changed."""
+        if entity == "Payment" and id_ in self._deposited:
+            raise QBOFault("6540", "Deposited Transaction cannot be changed", self.DEPOSITED_DETAIL, "")
+
+    def _normalize_deposit(self, fields, old, id_):
+        if not fields.get("DepositToAccountRef"):
+            raise _required("DepositToAccountRef")
+        self._txn_defaults(fields, "DepositToAccountRef")
+        lines = fields.get("Line")
+        if not isinstance(lines, list) or not lines:
+            raise _required("Line")
+        total, payments, number = _ZERO, [], 0
+        for line in lines:
+            if not isinstance(line, dict) or line.get("Amount") in (None, ""):
+                raise _required("Line.Amount")
+            amount = _money(line["Amount"], "Line.Amount")
+            linked = line.get("LinkedTxn") or []
+            if not isinstance(linked, list):
+                raise _invalid_value("Line.LinkedTxn", "LinkedTxn must be a list")
+            for txn in linked:
+                if txn.get("TxnType") != "Payment":
+                    raise QBOFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {txn.get('TxnType')}",
+                                   "Line.LinkedTxn.TxnType")
+                pay_id = str(txn.get("TxnId") or "")
+                pay = self._data["Payment"].get(pay_id)
+                if pay is None:
+                    raise _invalid_ref("Line.LinkedTxn.TxnId", pay_id, "Payment")
+                if self._deposited.get(pay_id, id_) != id_ or pay_id in payments:
+                    raise _business(f"Payment {pay_id} is already on a deposit.", "Line.LinkedTxn")
+                if amount != _money(pay.get("TotalAmt", 0)):
+                    raise _business(f"The deposit line for payment {pay_id} ({amount}) must equal its amount "
+                                    f"({_money(pay.get('TotalAmt', 0))}).", "Line.Amount")
+                txn["TxnId"] = pay_id
+                txn.setdefault("TxnLineId", "0")
+                payments.append(pay_id)
+            if not linked:
+                detail = line.get("DepositLineDetail")
+                if line.get("DetailType") != "DepositLineDetail" or not isinstance(detail, dict) \
+                        or not detail.get("AccountRef"):
+                    raise _required("Line.DepositLineDetail.AccountRef")
+            number += 1
+            line["Amount"] = _num(amount)
+            line.setdefault("Id", str(number))
+            line.setdefault("LineNum", number)
+            total += amount
+        fields["TotalAmt"] = _num(total)
+        fields["_payments"] = payments
+        return fields
+
+    def _redeposit(self, dep_id, payments):
+        """Point payments at the deposit they are on (header LinkedTxn), and release the others."""
+        before = [p for p, d in self._deposited.items() if d == dep_id]
+        for pay_id in before:
+            del self._deposited[pay_id]
+        for pay_id in payments:
+            self._deposited[pay_id] = dep_id
+        for pay_id in dict.fromkeys(before + payments):
+            if (pay_id in before) == (pay_id in payments):
+                continue
+            pay = self._data["Payment"].get(pay_id)
+            if pay is None:
+                continue
+            fields = {k: _clone(v) for k, v in pay.items() if k not in SYSTEM_FIELDS}
+            links = [l for l in fields.pop("LinkedTxn", None) or [] if l.get("TxnType") != "Deposit"]
+            if pay_id in payments:
+                links.append({"TxnId": dep_id, "TxnType": "Deposit"})
+            if links:
+                fields["LinkedTxn"] = links
+            new = self._assemble(pay_id, int(pay["SyncToken"]) + 1, fields, pay["MetaData"]["CreateTime"])
+            self._put("Payment", new, pay)
 
     # ============================================================= query
     def _query(self, text):
