@@ -22,8 +22,8 @@ from decimal import Decimal
 
 from .config import OBJECT_TYPES
 from .errors import RemoteError, SyncError
-from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO,
-                      billcom_body, neutral, origin_mark, qbo_body, qbo_update_body, read_billcom, read_qbo)
+from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
+                      neutral, qbo_body, qbo_payment_body, qbo_update_body, read_billcom, read_qbo)
 from .planner import BC_TO_QBO, QBO_TO_BC, LinkIndex
 from .qbo.client import BatchItem
 from .records import MappingError
@@ -359,36 +359,9 @@ class Executor:
         return resolve
 
     def _qbo_payment_body(self, otype, item):
-        v = item.values
         resolve = self._resolver(self.links.to_qbo, "QuickBooks")
-        settings = self.config.settings
-        lines = [{"Amount": Decimal(a["amount"]),
-                  "LinkedTxn": [{"TxnId": resolve(a["document"]),
-                                 "TxnType": "Bill" if otype == "bill_payment" else "Invoice"}]}
-                 for a in v["applied"]]
-        total = sum((Decimal(a["amount"]) for a in v["applied"]), Decimal(0))
-        note = origin_mark(PAYMENT_MARK_QBO, item.source.remote_id)
-        reference = item.source.facts.get("reference")
-        if otype == "bill_payment":
-            if not settings.bank_account_id:
-                raise MappingError("bank_account_id", "the connection has no bank account for bill payments")
-            body = {"VendorRef": {"value": resolve(v["vendor"])}, "PayType": "Check",
-                    "CheckPayment": {"BankAccountRef": {"value": settings.bank_account_id}},
-                    "TotalAmt": total, "Line": lines, "PrivateNote": note}
-            if reference:
-                body["DocNumber"] = str(reference)[:21]
-            if settings.ap_account_id:
-                body["APAccountRef"] = {"value": settings.ap_account_id}
-        else:
-            body = {"CustomerRef": {"value": resolve(v["customer"])}, "TotalAmt": total, "Line": lines,
-                    "PrivateNote": note}
-            if settings.deposit_account_id:
-                body["DepositToAccountRef"] = {"value": settings.deposit_account_id}
-            if reference:
-                body["PaymentRefNum"] = str(reference)[:21]
-        if v.get("date"):
-            body["TxnDate"] = v["date"]
-        return body
+        return qbo_payment_body(otype, item.values, resolve, self.config.settings, item.source.remote_id,
+                                item.source.facts.get("reference"))
 
     def qbo_writes(self, otype, items, operation):
         """Create or update records in QBO, 30 to a batch, one requestid a batch."""
@@ -492,18 +465,8 @@ class Executor:
 
     def _billcom_body(self, otype, item):
         resolve = self._resolver(self.links.to_billcom, "Bill.com")
-        if otype == "bill_payment":
-            v = item.values
-            return {"vendorId": resolve(v["vendor"]), "processDate": v.get("date"), "toPrintCheck": False,
-                    "payments": [{"billId": resolve(a["document"]), "amount": Decimal(a["amount"])}
-                                 for a in v["applied"]],
-                    "description": origin_mark(f"{PAYMENT_MARK_BILLCOM} BillPayment", item.source.remote_id)}
-        if otype == "received_payment":
-            v = item.values
-            invoices = [{"id": resolve(a["document"]), "amount": Decimal(a["amount"])} for a in v["applied"]]
-            return {"customerId": resolve(v["customer"]), "paymentDate": v.get("date"), "paymentType": "CHECK",
-                    "amount": sum((i["amount"] for i in invoices), Decimal(0)), "invoices": invoices,
-                    "description": origin_mark(f"{PAYMENT_MARK_BILLCOM} Payment", item.source.remote_id)}
+        if otype in ("bill_payment", "received_payment"):
+            return billcom_payment_body(otype, item.values, resolve, item.source.remote_id)
         return billcom_body(otype, self._values(item), resolve, {})
 
     def _values(self, item):

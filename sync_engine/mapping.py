@@ -382,18 +382,29 @@ _KIND_LABEL = {"Bill": "Bill", "Invoice": "Invoice", "VendorCredit": "Vendor cre
 
 
 def _qbo_payment(kind, party_key, party_type, doc_type, doc_txn):
+    """A BillPayment or Payment. ``amount`` is the cash (TotalAmt); ``applied``
+    is what each bill or invoice's balance drops by; ``credits`` the vendor
+    credits or credit memos used, which QBO links in lines of their own with
+    positive amounts (TotalAmt = documents - credits). Cash a Payment applies to
+    nothing is its unapplied amount: amount - (applied - credits)."""
+    credit_type, credit_txn = ("vendor_credit", "VendorCredit") if doc_type == "bill" else ("credit_memo", "CreditMemo")
+
     def reader(obj):
         party = _ref(obj, party_key, party_type, party_key)
         if party is None:
             raise MappingError(party_key, "is required")
-        applied = []
+        applied, credits = [], []
         for index, line in enumerate(_items(obj, "Line")):
             amount = money(line.get("Amount"), f"Line[{index}].Amount")
             for txn in _items(line, "LinkedTxn"):
                 if txn.get("TxnType") == doc_txn:
                     applied.append({"document": Ref(doc_type, str(txn.get("TxnId"))), "amount": amount})
+                elif txn.get("TxnType") == credit_txn:
+                    credits.append({"credit": Ref(credit_type, str(txn.get("TxnId"))), "amount": amount})
         values = {party_type: party, "date": date(obj.get("TxnDate"), "TxnDate"),
                   "amount": money(obj.get("TotalAmt"), "TotalAmt"), "applied": applied}
+        if credits:
+            values["credits"] = credits
         note = _str(obj.get("PrivateNote")) or ""
         facts = {"currency": _currency(obj, "CurrencyRef"),
                  "origin": read_origin_mark(note, PAYMENT_MARK_QBO),
@@ -605,12 +616,28 @@ _QBO_PAYMENT_ENTITY = {"bill_payment": "BillPayment", "received_payment": "Payme
 
 def _bc_payment(kind):
     def reader(obj):
+        credits = []
         if kind == "bill_payment":
             party = _bc_ref(obj.get("vendorId") or _dict(obj, "vendor").get("id"), "vendor", "vendorId",
                             _dict(obj, "vendor").get("name"))
             applied = [{"document": _bc_ref(p.get("billId"), "bill", f"billPayments[{i}].billId"),
                         "amount": money(p.get("amount"), f"billPayments[{i}].amount")}
                        for i, p in enumerate(_items(obj, "billPayments"))]
+            # vendor credits used by the payment: a bill's balance drops by its
+            # cash and its credits together, as QBO applies them
+            per_credit = {}
+            for i, c in enumerate(_items(obj, "vendorCredits")):
+                amount = Decimal(money(c.get("amount"), f"vendorCredits[{i}].amount"))
+                credit_id = _bc_ref(c.get("id"), "vendor_credit", f"vendorCredits[{i}].id").remote_id
+                per_credit[credit_id] = per_credit.get(credit_id, Decimal(0)) + amount
+                for line in applied:
+                    if line["document"].remote_id == c.get("billId"):
+                        line["amount"] = str(Decimal(line["amount"]) + amount)
+                        break
+                else:
+                    applied.append({"document": _bc_ref(c.get("billId"), "bill", f"vendorCredits[{i}].billId"),
+                                    "amount": str(amount)})
+            credits = [{"credit": Ref("vendor_credit", cid), "amount": str(a)} for cid, a in per_credit.items()]
             day = date(obj.get("processDate"), "processDate")
             party_type = "vendor"
         else:
@@ -624,6 +651,8 @@ def _bc_payment(kind):
             raise MappingError(f"{party_type}Id", "is required")
         values = {party_type: party, "date": day, "amount": money(obj.get("amount"), "amount"),
                   "applied": applied}
+        if credits:
+            values["credits"] = credits
         description = _str(obj.get("description")) or ""
         origin = read_origin_mark(description, f"{PAYMENT_MARK_BILLCOM} {_QBO_PAYMENT_ENTITY[kind]}")
         status = (_str(obj.get("status")) or _str(obj.get("singleStatus")) or "").upper()
@@ -946,3 +975,64 @@ def _bc_line(line, resolve, kind):
 
 def billcom_update_body(object_type, values, resolve, ctx):
     return billcom_body(object_type, values, resolve, ctx)
+
+
+# ------------------------------------------------------------ payment bodies
+def qbo_payment_body(object_type, values, resolve, settings, source_id, reference=None):
+    """A BillPayment or Payment from a Bill.com payment's neutral values:
+    TotalAmt is the cash; each document line its balance drop; each credit a
+    line of its own (QBO nets them: TotalAmt = documents - credits)."""
+    bill_side = object_type == "bill_payment"
+    doc_txn, credit_txn = ("Bill", "VendorCredit") if bill_side else ("Invoice", "CreditMemo")
+    lines = [{"Amount": Decimal(a["amount"]), "LinkedTxn": [{"TxnId": resolve(a["document"]), "TxnType": doc_txn}]}
+             for a in values["applied"]]
+    lines += [{"Amount": Decimal(c["amount"]), "LinkedTxn": [{"TxnId": resolve(c["credit"]), "TxnType": credit_txn}]}
+              for c in values.get("credits") or ()]
+    body = {"TotalAmt": Decimal(values["amount"]), "Line": lines,
+            "PrivateNote": origin_mark(PAYMENT_MARK_QBO, source_id)}
+    if bill_side:
+        if not settings.bank_account_id:
+            raise MappingError("bank_account_id", "the connection has no bank account for bill payments")
+        body.update({"VendorRef": {"value": resolve(values["vendor"])}, "PayType": "Check",
+                     "CheckPayment": {"BankAccountRef": {"value": settings.bank_account_id}}})
+        if reference:
+            body["DocNumber"] = str(reference)[:21]
+        if settings.ap_account_id:
+            body["APAccountRef"] = {"value": settings.ap_account_id}
+    else:
+        body["CustomerRef"] = {"value": resolve(values["customer"])}
+        if settings.deposit_account_id:
+            body["DepositToAccountRef"] = {"value": settings.deposit_account_id}
+        if reference:
+            body["PaymentRefNum"] = str(reference)[:21]
+    if values.get("date"):
+        body["TxnDate"] = values["date"]
+    return body
+
+
+def billcom_payment_body(object_type, values, resolve, source_id):
+    """A Bill.com recorded payment from a QBO payment's neutral values. An AP
+    payment says per bill how much is cash and which vendor credit covers the
+    rest; an AR payment's amount keeps what is left unapplied."""
+    if object_type == "bill_payment":
+        credits = [[resolve(c["credit"]), Decimal(c["amount"])] for c in values.get("credits") or ()]
+        payments, used = [], []
+        for applied in values["applied"]:
+            bill_id, due = resolve(applied["document"]), Decimal(applied["amount"])
+            for credit in credits:  # credits cover the bills in order, as QBO lists them
+                take = min(credit[1], due)
+                if take > 0:
+                    used.append({"id": credit[0], "billId": bill_id, "amount": take})
+                    credit[1] -= take
+                    due -= take
+            payments.append({"billId": bill_id, "amount": due})
+        body = {"vendorId": resolve(values["vendor"]), "processDate": values.get("date"), "toPrintCheck": False,
+                "payments": payments,
+                "description": origin_mark(f"{PAYMENT_MARK_BILLCOM} BillPayment", source_id)}
+        if used:
+            body["vendorCredits"] = used
+        return body
+    invoices = [{"id": resolve(a["document"]), "amount": Decimal(a["amount"])} for a in values["applied"]]
+    return {"customerId": resolve(values["customer"]), "paymentDate": values.get("date"), "paymentType": "CHECK",
+            "amount": Decimal(values["amount"]), "invoices": invoices,
+            "description": origin_mark(f"{PAYMENT_MARK_BILLCOM} Payment", source_id)}

@@ -719,26 +719,47 @@ class Planner:
             return PlanItem(self._line(otype, direction, "conflict", rec, rule_code="deleted",
                                        message=f"Not recorded in {where}: it pays a document that cannot take it "
                                                f"({ended}). Re-enter the document there, or void this payment."))
-        synced = []
+        index = links.by_qbo if rec.side == "qbo" else links.by_bc
+        synced, unsynced = [], Decimal(0)
         for applied in rec.values["applied"]:
             ref = applied["document"]
-            index = links.by_qbo if rec.side == "qbo" else links.by_bc
             if (doc_type, ref.remote_id) in index or (doc_type, rec.side, ref.remote_id) in self._planned:
                 synced.append(applied)
-        if not synced:
+            else:
+                unsynced += Decimal(applied["amount"])
+        credits = rec.values.get("credits") or []
+        credit_type = "vendor_credit" if doc_type == "bill" else "credit_memo"
+        missing = [c["credit"] for c in credits
+                   if (credit_type, c["credit"].remote_id) not in index
+                   and (credit_type, rec.side, c["credit"].remote_id) not in self._planned]
+        unapplied_only = not rec.values["applied"] and not credits and direction == BC_TO_QBO \
+            and otype == "received_payment" and Decimal(rec.values["amount"]) > 0
+        if not synced and not unapplied_only:
             what = "bill" if doc_type == "bill" else "invoice"
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code="not_synced_document",
                                        message=f"Does not pay a synced {what}; nothing to record."))
+        if missing:
+            what = credit_type.replace("_", " ")
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
+                                       field=credit_type,
+                                       message=f"It uses {what} {missing[0].name or missing[0].remote_id}, "
+                                               "which is not synced; it is recorded once that is."))
+        if direction == QBO_TO_BC and otype == "received_payment" and credits:
+            verdict = rules.carried_shape_of_payment()
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
+                                       message=verdict.message))
         if direction == QBO_TO_BC and not two_way:
-            verdict = rules.payment_sync_mode(self.config.facts.signup_date,
-                                              self.config.facts.under_accountant_console)
+            verdict = self.connection_facts()["payment_rule"]
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
                                        message="Payment recorded in QuickBooks is not sent to Bill.com: "
                                                + verdict.message))
-        values = neutral(dict(rec.values, applied=synced), links.token(rec))
+        # cash applied to documents that do not sync stays out; cash applied to
+        # nothing (a customer's unapplied amount) goes along
+        amount = Decimal(rec.values["amount"]) - unsynced
+        values = neutral(dict(rec.values, applied=synced, amount=str(amount)), links.token(rec))
         message = None
-        if len(synced) < len(rec.values["applied"]):
-            message = "Only the part applied to synced documents is recorded."
+        if unsynced:
+            message = f"Only the part applied to synced documents is recorded ({unsynced:.2f} left out)."
         self._planned.add((otype, rec.side, rec.remote_id))
         return PlanItem(self._line(otype, direction, "create", rec, message=message), source=rec, values=values)
 

@@ -182,6 +182,15 @@ def carried_shape(object_type, values, target_side):
                    "exactly; enter it by hand there or remove it from the source.")
 
 
+def carried_shape_of_payment():
+    """A QuickBooks payment that applies a credit memo to an invoice: Bill.com
+    records received payments without credits (credit memos apply through the
+    invoice), so it is held rather than recorded with another amount."""
+    return Verdict(False, "shape_not_carried",
+                   "Held: it applies a credit memo, which Bill.com's received payments cannot carry; "
+                   "apply the credit memo to the invoice in Bill.com and record the cash there.")
+
+
 # What each side requires or limits on a new record: (field, label, max length).
 # Bill.com: customer e-mail is required, names at most 100 characters
 # (reference: bill-com-api.md, Customer and Vendor). QuickBooks: DocNumber at
