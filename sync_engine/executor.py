@@ -277,7 +277,10 @@ class Executor:
 
     def _link(self, otype, q, b, origin=None):
         snapshot = None
-        if otype not in ("bill_payment", "received_payment"):
+        if otype in ("bill_payment", "received_payment"):
+            credits = _credit_keys(b.values.get("credits"))
+            snapshot = {"credits": credits} if credits else None
+        else:
             snapshot = {"qbo": neutral(q.values, self.links.qbo_token),
                         "billcom": neutral(b.values, self.links.billcom_token)}
             known = self.links.by_qbo.get((otype, q.remote_id))
@@ -562,6 +565,17 @@ def _outcome(job, future):
         return job, future.result(), None
     except (RemoteError, MappingError) as exc:
         return job, None, exc
+
+
+def _credit_keys(credits):
+    """{"<Bill.com document id>|<Bill.com credit id>": amount} of the credits a
+    payment carried, kept on its link: what is already in QuickBooks."""
+    out = {}
+    for credit in credits or ():
+        if credit.get("document") is not None:
+            key = f"{credit['document'].remote_id}|{credit['credit'].remote_id}"
+            out[key] = str(Decimal(out.get(key, 0)) + Decimal(credit["amount"]))
+    return out
 
 
 def _qbo_ended(obj):

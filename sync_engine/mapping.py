@@ -52,6 +52,9 @@ ITEM_TYPES_BACK = {v: k for k, v in ITEM_TYPES.items()}
 # Payments we record carry their source's id in a mark with a check code, so a
 # memo a person typed that merely looks like one ("Bill.com payment ...",
 # "QuickBooks 123") never decides where a payment came from.
+# A credit applied in Bill.com outside any payment has no Bill.com payment id:
+# its link's Bill.com side is "credit:<document id>:<credit ids>:<amount shown>".
+CREDIT_APPLICATION = "credit:"
 PAYMENT_MARK_QBO = "Bill.com payment"      # QBO PrivateNote of payments we create
 PAYMENT_MARK_BILLCOM = "QuickBooks"        # Bill.com description of payments we record
 _MARK = re.compile(r"(?P<prefix>.+) (?P<id>\S+) \(sync mark (?P<check>[0-9a-f]{10})\)")
@@ -583,7 +586,13 @@ def _bc_document(kind):
             lines = _bc_lines(obj, "vendorCreditLineItems" if vendor else "creditMemoLineItems", kind)
             total = money(obj.get("amount", obj.get("totalAmount")) or
                           sum(Decimal(l["amount"]) for l in lines), "amount")
-            balance = total
+            # what is left of the credit: availableAmount, else total - appliedAmount
+            if obj.get("availableAmount") not in (None, ""):
+                balance = money(obj.get("availableAmount"), "availableAmount")
+            elif obj.get("appliedAmount") not in (None, ""):
+                balance = str(Decimal(total) - Decimal(money(obj.get("appliedAmount"), "appliedAmount")))
+            else:
+                balance = total
         if party is None:
             raise MappingError(f"{party_type}Id", "is required")
         header = _dict(obj, "classifications")
@@ -601,7 +610,8 @@ def _bc_document(kind):
         currency = _currency(obj, "currency")
         facts = {"total": total, "balance": balance, "currency": currency,
                  "approval_status": _str(obj.get("approvalStatus")), "party_name": _str(obj.get("vendorName")),
-                 "payment_status": _str(obj.get("paymentStatus")) or _str(obj.get("status"))}
+                 "payment_status": _str(obj.get("paymentStatus")) or _str(obj.get("status")),
+                 "credits_applied": _bc_credits_applied(obj, kind)}
         label_kind = {"bill": "Bill", "invoice": "Invoice", "vendor_credit": "Vendor credit",
                       "credit_memo": "Credit memo"}[kind]
         who = f" ({party.name})" if party.name else ""
@@ -609,6 +619,23 @@ def _bc_document(kind):
         key = (party_type, party.remote_id, _name_key(number)) if number else None
         return values, label, key, facts
     return reader
+
+
+def _bc_credits_applied(obj, kind):
+    """Credits a Bill.com bill or invoice carries: {vendor credit id: amount} on
+    a bill (``vendorCredits``), {"*": creditAmount} on an invoice (credit memos
+    apply through the invoice as one amount)."""
+    if kind == "bill":
+        out = {}
+        for i, c in enumerate(_items(obj, "vendorCredits")):
+            credit_id = _bc_ref(c.get("id"), "vendor_credit", f"vendorCredits[{i}].id").remote_id
+            out[credit_id] = str(Decimal(out.get(credit_id, 0)) +
+                                 Decimal(money(c.get("amount"), f"vendorCredits[{i}].amount")))
+        return out
+    if kind == "invoice" and obj.get("creditAmount") not in (None, ""):
+        amount = money(obj.get("creditAmount"), "creditAmount")
+        return {"*": amount} if Decimal(amount) else {}
+    return {}
 
 
 _QBO_PAYMENT_ENTITY = {"bill_payment": "BillPayment", "received_payment": "Payment"}
@@ -625,19 +652,17 @@ def _bc_payment(kind):
                        for i, p in enumerate(_items(obj, "billPayments"))]
             # vendor credits used by the payment: a bill's balance drops by its
             # cash and its credits together, as QBO applies them
-            per_credit = {}
             for i, c in enumerate(_items(obj, "vendorCredits")):
                 amount = Decimal(money(c.get("amount"), f"vendorCredits[{i}].amount"))
-                credit_id = _bc_ref(c.get("id"), "vendor_credit", f"vendorCredits[{i}].id").remote_id
-                per_credit[credit_id] = per_credit.get(credit_id, Decimal(0)) + amount
+                bill = _bc_ref(c.get("billId"), "bill", f"vendorCredits[{i}].billId")
+                credits.append({"credit": _bc_ref(c.get("id"), "vendor_credit", f"vendorCredits[{i}].id"),
+                                "document": bill, "amount": str(amount)})
                 for line in applied:
-                    if line["document"].remote_id == c.get("billId"):
+                    if bill is not None and line["document"].remote_id == bill.remote_id:
                         line["amount"] = str(Decimal(line["amount"]) + amount)
                         break
                 else:
-                    applied.append({"document": _bc_ref(c.get("billId"), "bill", f"vendorCredits[{i}].billId"),
-                                    "amount": str(amount)})
-            credits = [{"credit": Ref("vendor_credit", cid), "amount": str(a)} for cid, a in per_credit.items()]
+                    applied.append({"document": bill, "amount": str(amount)})
             day = date(obj.get("processDate"), "processDate")
             party_type = "vendor"
         else:

@@ -17,11 +17,11 @@ from decimal import Decimal
 
 from . import rules
 from .config import OBJECT_TYPES
-from .mapping import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
+from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, neutral, read_billcom, read_qbo, refs_in)
 from .billcom.errors import NotFound as BillComNotFound
 from .qbo.errors import ObjectNotFound
-from .records import MappingError
+from .records import MappingError, Record, Ref
 from .store import Link, RunLine
 
 _log = logging.getLogger(__name__)
@@ -166,6 +166,8 @@ class Planner:
         self._links = links
         self._planned = set()  # (object_type, side, remote_id) of records to be created this run
         self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
+        self._bc_documents = {}  # bill / invoice -> the Bill.com records read this run
+        self._memo_room = {}     # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
         for object_type in self.types:
             qbo_records, bc_records = feed.get(object_type, ([], []))
             plan.items.extend(self.plan_type(object_type, qbo_records, bc_records, links, plan.facts))
@@ -215,6 +217,11 @@ class Planner:
             if otype not in feed:
                 continue
             index = 0 if side == "qbo" else 1
+            if side == "billcom" and rid.startswith(CREDIT_APPLICATION):
+                # a credit application is found again from its document
+                otype, rid = ("bill" if otype == "bill_payment" else "invoice"), rid.split(":")[1]
+                if otype not in feed:
+                    continue
             if any(getattr(r, "remote_id", None) == rid for r in feed[otype][index]):
                 continue
             try:
@@ -261,6 +268,8 @@ class Planner:
              else b_ok.append(rec))
         q_ok = _latest(q_ok)
         b_ok = _latest(b_ok)
+        if otype in ("bill", "invoice"):
+            self._bc_documents[otype] = b_ok
         if otype == "customer":  # parents before their sub-customers
             q_ok.sort(key=lambda r: r.facts.get("level", 0))
         bc_by_id = {r.remote_id: r for r in b_ok}
@@ -626,6 +635,12 @@ class Planner:
         source = rec.side
         where = "QuickBooks" if source == "qbo" else "Bill.com"
         how = "deleted" if rec.deleted else "voided"
+        if link.billcom_id.startswith(CREDIT_APPLICATION):
+            return PlanItem(RunLine(otype, QBO_TO_BC, "conflict", rec.label, rule_code="deleted",
+                                    qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned",
+                                    message=f"{how.capitalize()} in QuickBooks: it applied a credit entered in "
+                                            "Bill.com. Take the credit off the document in Bill.com, or apply "
+                                            "it again in QuickBooks."))
         direction = QBO_TO_BC if source == "qbo" else BC_TO_QBO
         label = rec.label if not rec.deleted else f"{rec.label} ({how} in {where})"
         ids = dict(qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned")
@@ -643,6 +658,80 @@ class Planner:
         return PlanItem(RunLine(otype, direction, "void", label, rule_code="deleted",
                                 message=f"{how.capitalize()} in {where} after it synced: voided in {there} too.",
                                 **ids), source=rec)
+
+    # ------------------------------------------------- credits on their own
+    def _credit_applications(self, otype, payments, links):
+        """Credits applied in Bill.com outside any payment (a vendor credit put on
+        a bill, a credit memo drawn by an invoice's creditAmount), as Bill.com-side
+        payment records of zero cash: QuickBooks applies credits only through a
+        BillPayment or Payment. What is already in QuickBooks is known from the
+        links of the payments that carried credits; the id of each application
+        is derived from the document, the credit and the amount Bill.com shows,
+        so a retried run finds it again instead of applying it twice."""
+        doc_type = "bill" if otype == "bill_payment" else "invoice"
+        synced = defaultdict(Decimal)   # "document|credit" -> amount already in QuickBooks
+        for link in links.by_bc.values():
+            snap = link.object_type == otype and link.snapshot or {}
+            if snap and not snap.get("closed"):
+                for key, amount in (snap.get("credits") or {}).items():
+                    synced[key] += Decimal(amount)
+        for payment in payments:        # new payments read this run carry their own credits
+            if (otype, payment.remote_id) not in links.by_bc and not payment.facts.get("voided"):
+                for credit in payment.values.get("credits") or ():
+                    if credit.get("document") is not None:
+                        synced[f"{credit['document'].remote_id}|{credit['credit'].remote_id}"] += \
+                            Decimal(credit["amount"])
+        out = []
+        for doc in self._bc_documents.get(doc_type, ()):
+            if (doc_type, doc.remote_id) not in links.by_bc:
+                continue
+            for credit_id, amount in (doc.facts.get("credits_applied") or {}).items():
+                if credit_id == "*":
+                    out += self._memo_applications(otype, doc, Decimal(amount), synced, links)
+                    continue
+                delta = Decimal(amount) - synced[f"{doc.remote_id}|{credit_id}"]
+                if delta > 0:
+                    out.append(self._credit_record(otype, doc, [(credit_id, delta)], Decimal(amount)))
+        return out
+
+    def _memo_applications(self, otype, invoice, credited, synced, links):
+        """An invoice's creditAmount names no credit memo; the memos it drew from
+        are those whose Bill.com credit left has dropped below QuickBooks'."""
+        delta = credited - sum((a for k, a in synced.items() if k.startswith(f"{invoice.remote_id}|")), Decimal(0))
+        if delta <= 0:
+            return []
+        customer = invoice.values["customer"].remote_id
+        parts = []
+        for link in list(links.by_bc.values()):
+            if link.object_type != "credit_memo" or delta <= 0:
+                continue
+            if link.billcom_id not in self._memo_room:
+                memo = self._read_twin("credit_memo", "billcom", link)
+                twin = self._read_twin("credit_memo", "qbo", link) if memo is not None else None
+                room = Decimal(twin.facts["balance"]) - Decimal(memo.facts["balance"]) if twin else Decimal(0)
+                self._memo_room[link.billcom_id] = (memo.values["customer"].remote_id if memo else None, room)
+            owner, room = self._memo_room[link.billcom_id]
+            take = min(room, delta) if owner == customer else Decimal(0)
+            if take > 0:
+                parts.append((link.billcom_id, take))
+                self._memo_room[link.billcom_id] = (owner, room - take)
+                delta -= take
+        return [self._credit_record(otype, invoice, parts, credited)] if parts else []
+
+    def _credit_record(self, otype, doc, parts, shown):
+        """A zero-cash Bill.com-side payment record applying ``parts`` [(credit id,
+        amount)] to ``doc``."""
+        credit_type = "vendor_credit" if otype == "bill_payment" else "credit_memo"
+        party_type = "vendor" if otype == "bill_payment" else "customer"
+        total = sum((a for _, a in parts), Decimal(0))
+        values = {party_type: doc.values[party_type], "date": _today(self.clock),
+                  "amount": "0.00", "applied": [{"document": Ref(doc.object_type, doc.remote_id), "amount": str(total)}],
+                  "credits": [{"credit": Ref(credit_type, cid), "document": Ref(doc.object_type, doc.remote_id),
+                               "amount": str(a)} for cid, a in parts]}
+        rid = f"{CREDIT_APPLICATION}{doc.remote_id}:{'+'.join(c for c, _ in parts)}:{shown}"
+        what = "Vendor credit" if credit_type == "vendor_credit" else "Credit memo"
+        return Record(otype, "billcom", rid, doc.version, values, f"{what} applied to {doc.label} ({total:.2f})",
+                      facts={"currency": doc.facts.get("currency", "USD"), "credit_application": True})
 
     def _pays_ended_document(self, doc_type, rec, links):
         """Why a payment cannot be recorded: a document it pays ended after it synced."""
@@ -667,6 +756,7 @@ class Planner:
         items += [self._error_item(otype, r, QBO_TO_BC) for r in qbo_records if isinstance(r, MappingError)]
         items += [self._error_item(otype, r, BC_TO_QBO) for r in bc_records if isinstance(r, MappingError)]
         q_ok, b_ok = _latest(q_ok), _latest(b_ok)
+        b_ok += self._credit_applications(otype, b_ok, links)
         # twins we created ourselves carry the other side's id (crash before the link was saved)
         q_by_origin = {r.facts["origin"]: r for r in q_ok if r.facts.get("origin")}
         b_by_origin = {r.facts["origin"]: r for r in b_ok if r.facts.get("origin")}
@@ -785,6 +875,10 @@ class _Facts(dict):
             return self[key]
         except KeyError:
             return default
+
+
+def _today(clock):
+    return datetime.datetime.fromtimestamp(clock.now(), datetime.timezone.utc).date().isoformat()
 
 
 def _name_key(name):

@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .mapping import CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, PAYMENT_TYPES, read_billcom, read_qbo
+from .mapping import CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, PAYMENT_TYPES, read_billcom, read_qbo
 from .qbo.client import quote
 from .records import CENT, MappingError
 
@@ -281,7 +281,8 @@ def tie_out(config, store, remote):
             continue
         entity, collection = ENTITIES[otype]
         q_objs = _read_qbo_side(remote.qbo, entity, [l.qbo_id for l in type_links])
-        b_objs = _read_billcom_side(remote.billcom, collection, [l.billcom_id for l in type_links])
+        b_objs = _read_billcom_side(remote.billcom, collection, [l.billcom_id for l in type_links
+                                                                 if not l.billcom_id.startswith(CREDIT_APPLICATION)])
         for link in type_links:
             q = _Twin("qbo", otype, q_objs.get(str(link.qbo_id)), read_qbo)
             b = _Twin("billcom", otype, b_objs.get(link.billcom_id), read_billcom)
@@ -374,6 +375,13 @@ def _compare_payment(report, link, q, b):
         if twin.error:
             diff(None, None, f"{SIDES[twin.side]} holds a record the sync cannot read: {twin.error}")
             return
+    if link.billcom_id.startswith(CREDIT_APPLICATION):
+        # a credit applied in Bill.com outside a payment: its effect is in the
+        # documents' balances; QuickBooks must still hold the payment applying it
+        report.payments += 1
+        if q.gone:
+            diff(None, None, _voided("qbo") if q.voided else _deleted("qbo"))
+        return
     if q.gone and b.gone:
         return
     report.payments += 1

@@ -120,3 +120,37 @@ def test_a_quickbooks_payment_with_unapplied_cash_keeps_it_in_billcom():
         assert _money(payment["unappliedAmount"]) == Decimal("20.00")
         assert _money(_bc(c, "invoices", "1002")["dueAmount"]) == 0
         _assert_books_agree(c)
+
+
+def test_a_vendor_credit_applied_to_a_bill_on_its_own_reaches_quickbooks_once():
+    with demo_company() as c:
+        c.run()
+        bill = _bc(c, "bills", "NL-1001")
+        credit = _bc(c, "vendor-credits", "NL-CR-7")
+        c.service().remote.billcom.apply_vendor_credits(bill["id"], [(credit["id"], Decimal("40.00"))])
+        result = c.run()
+        assert result.state == "done", result.message
+        qbo_bill = _qbo(c, "Bill", DocNumber="NL-1001")
+        [payment] = _payments_of(c, "BillPayment", "Bill", qbo_bill["Id"])
+        assert _money(payment["TotalAmt"]) == 0
+        assert _money(qbo_bill["Balance"]) == _money(_bc(c, "bills", "NL-1001")["dueAmount"]) == Decimal("1210.00")
+        _assert_books_agree(c)
+        again = c.run()
+        assert [l for l in again.lines if l.action == "create"] == []
+        assert len(_payments_of(c, "BillPayment", "Bill", qbo_bill["Id"])) == 1
+
+
+def test_a_credit_memo_applied_to_an_invoice_in_billcom_reaches_quickbooks():
+    with demo_company() as c:
+        c.run()
+        invoice = _bc(c, "invoices", "1001")
+        c.sb.billcom.user_update("invoices", invoice["id"], {"creditAmount": 25.00})
+        assert _money(_bc(c, "invoices", "1001")["dueAmount"]) == Decimal("1125.00")
+        result = c.run()
+        assert result.state == "done", result.message
+        qbo_invoice = _qbo(c, "Invoice", DocNumber="1001")
+        assert _money(qbo_invoice["Balance"]) == Decimal("1125.00")
+        assert _money(_qbo(c, "CreditMemo", DocNumber="CM-1")["RemainingCredit"]) == Decimal("50.00")
+        _assert_books_agree(c)
+        again = c.run()
+        assert [l for l in again.lines if l.action == "create"] == []
