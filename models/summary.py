@@ -7,10 +7,11 @@ DIRECTIONS = [
     ("none", "Both sides (matched or held)"),
 ]
 ACTION_WORDS = {
-    "create": "created", "update": "updated", "link": "linked", "skip": "skipped",
+    "create": "created", "update": "updated", "link": "linked", "archive": "archived or deleted",
+    "void": "voided", "skip": "skipped",
     "conflict": "held as conflicts", "error": "with errors", "failed": "failed",
 }
-WRITE_ACTIONS = ("create", "update", "link")
+WRITE_ACTIONS = ("create", "update", "link", "archive", "void")
 FAILED_ACTIONS = ("error", "failed")
 
 

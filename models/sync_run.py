@@ -129,7 +129,7 @@ class SyncRunLine(models.Model):
     object_type = fields.Char("Object type code", readonly=True, index=True)
     object_type_name = fields.Char("Object type", compute="_compute_object_type_name")
     direction = fields.Selection(summary.DIRECTIONS, readonly=True)
-    action = fields.Char(readonly=True, index=True, help="create, update, link, skip, conflict or error")
+    action = fields.Char(readonly=True, index=True, help="create, update, link, archive, void, skip, conflict or error")
     state = fields.Char(readonly=True, help="planned, done or failed")
     record = fields.Char(readonly=True)
     qbo_id = fields.Char("QuickBooks ID", readonly=True, index="btree_not_null")

@@ -39,6 +39,9 @@ def _progress(stream):
     return report
 
 
+REPORT_ACTIONS = ("create", "update", "link", "archive", "void", "skip", "conflict", "error", "failed")
+
+
 def report_run(result, out, details=True):
     """Counts per object type and direction, then every skipped, held or failed record."""
     by_type = defaultdict(Counter)
@@ -47,11 +50,11 @@ def report_run(result, out, details=True):
         by_type[(otype, direction)][action] += n
     print(f"Run {result.run_id}: {result.state}" + (f" - {result.message}" if result.message else ""), file=out)
     print(f"{'object type':<18}{'direction':<17}" + "".join(f"{a:>9}" for a in
-          ("create", "update", "link", "skip", "conflict", "error", "failed")), file=out)
+          REPORT_ACTIONS), file=out)
     for (otype, direction), counter in sorted(by_type.items(),
                                               key=lambda kv: (OBJECT_TYPES.index(kv[0][0]), kv[0][1])):
         print(f"{otype:<18}{direction:<17}" + "".join(f"{counter.get(a, 0):>9}" for a in
-              ("create", "update", "link", "skip", "conflict", "error", "failed")), file=out)
+              REPORT_ACTIONS), file=out)
     notable = [l for l in result.lines
                if l.action in ("skip", "conflict", "error") or l.state == "failed" or l.rule_code]
     if not details:
@@ -91,7 +94,7 @@ def cmd_sandbox(args):
 
 def cmd_demo(args):
     from .sandbox import Sandboxes
-    from .sandbox.seed import seed_demo
+    from .sandbox.seed import demo_next_day, seed_demo
     from .service import SyncService
     from .store import SQLiteStore
     out = sys.stdout
@@ -116,7 +119,15 @@ def cmd_demo(args):
         print(f"Records moved or linked: {moved}; writes sent: "
               f"{len(sb.qbo.writes()) + len(sb.billcom.writes()) - before}. (Records changed within the "
               "last two minutes are read again and skipped for the same reasons as above.)", file=out)
-        return 0 if first.state in ("done", "partial") and second.state in ("done", "partial") else 1
+        print("\n== The next day: payments, a void and a deletion ==", file=out)
+        for event in demo_next_day(sb):
+            print(f"  {event}", file=out)
+        third = service.run("manual", user="demo")
+        report_run(third, out)
+        print("\n== Tie-out ==", file=out)
+        print(service.tie_out().render(), file=out)
+        ok = all(r.state in ("done", "partial") for r in (first, second, third))
+        return 0 if ok else 1
 
 
 def cmd_preview_or_sync(args):

@@ -358,6 +358,9 @@ def _qbo_document(kind, party_key, party_type, detail_types):
         values["lines"], discount = _qbo_lines(obj, detail_types)
         tax = _dict(obj, "TxnTaxDetail").get("TotalTax")
         tax = Decimal(money(tax, "TxnTaxDetail.TotalTax")) if tax not in (None, "") else Decimal(0)
+        if tax and obj.get("GlobalTaxCalculation") == "TaxInclusive" and obj.get("TotalAmt") not in (None, "") \
+                and lines_total(values) - discount == Decimal(money(obj.get("TotalAmt"), "TotalAmt")):
+            tax = Decimal(0)  # amounts include the tax already: it is inside the lines
         if discount:
             values["discount"] = str(discount)
         if tax:
@@ -646,7 +649,7 @@ def _bc_payment(kind):
         credits = []
         if kind == "bill_payment":
             party = _bc_ref(obj.get("vendorId") or _dict(obj, "vendor").get("id"), "vendor", "vendorId",
-                            _dict(obj, "vendor").get("name"))
+                            _str(obj.get("vendorName")) or _dict(obj, "vendor").get("name"))
             applied = [{"document": _bc_ref(p.get("billId"), "bill", f"billPayments[{i}].billId"),
                         "amount": money(p.get("amount"), f"billPayments[{i}].amount")}
                        for i, p in enumerate(_items(obj, "billPayments"))]

@@ -167,6 +167,7 @@ class Planner:
         self._planned = set()  # (object_type, side, remote_id) of records to be created this run
         self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
         self._bc_documents = {}  # bill / invoice -> the Bill.com records read this run
+        self._qbo_names = {}     # vendor / customer -> QuickBooks names read this run
         self._memo_room = {}     # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
         for object_type in self.types:
             qbo_records, bc_records = feed.get(object_type, ([], []))
@@ -270,6 +271,8 @@ class Planner:
         b_ok = _latest(b_ok)
         if otype in ("bill", "invoice"):
             self._bc_documents[otype] = b_ok
+        if otype in NAME_TYPES:
+            self._qbo_names[otype] = [r.values["name"] for r in q_ok if not r.deleted]
         if otype == "customer":  # parents before their sub-customers
             q_ok.sort(key=lambda r: r.facts.get("level", 0))
         bc_by_id = {r.remote_id: r for r in b_ok}
@@ -334,11 +337,18 @@ class Planner:
         if not names:
             return {}
         linked = {}                     # name key -> name of a linked QuickBooks record
+        # QBO display names are unique across vendors and customers too
+        kinds = NAME_TYPES if otype in NAME_TYPES else (otype,)
         for link in links.by_qbo.values():
-            if link.object_type == otype and link.snapshot:
+            if link.object_type in kinds and link.snapshot:
                 name = (link.snapshot.get("qbo") or {}).get("name")
                 if name:
-                    linked.setdefault((_name_key(name),), (name, link.billcom_id))
+                    owner = link.billcom_id if link.object_type == otype else None
+                    linked.setdefault((_name_key(name),), (name, owner))
+        for kind in kinds:
+            if kind != otype:
+                for name in self._qbo_names.get(kind, ()):
+                    linked.setdefault((_name_key(name),), (name, None))
         out = {}
         for key, recs in names.items():
             clash = linked.get(key)

@@ -690,6 +690,14 @@ class BillComSandbox(MoneyMixin, BuildMixin, ListingMixin, SandboxServer):
                 raise ValueError(exc.message) from None
             return copy.deepcopy(payment)
 
+    def void_payment(self, payment_id):
+        """A person voids a bill payment in Bill.com: its bills (and credits) owe again."""
+        with self.lock, self._transaction():
+            try:
+                return copy.deepcopy(self._end_ap_payment(payment_id, "VOIDED"))
+            except ApiError as exc:
+                raise ValueError(exc.message) from None
+
     def receive_payment(self, customer_id, invoices=(), payment_type="CHECK", payment_date=None,
                         amount=None, description=None):
         """A payment received in Bill.com for ``[(invoice_id, amount)]``: returns the ``0rp``."""

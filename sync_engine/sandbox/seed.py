@@ -124,6 +124,41 @@ def seed_demo(sb):
     return {"qbo_bills": len(q.all("Bill")), "billcom_bills": len(b.all("bills"))}
 
 
+def demo_next_day(sb):
+    """A day after the first sync: what happens in a real company. In Bill.com a
+    bill is paid with cash and a vendor credit, a customer pays an invoice with
+    some cash left unapplied, and the payment made on AP-778 is voided; in
+    QuickBooks a bill is paid by check and an unpaid bill entered by mistake is
+    deleted. Returns what was done, in words."""
+    q, b = sb.qbo, sb.billcom
+
+    def bc_bill(number):
+        return next(o for o in b.all("bills") if o["invoice"]["invoiceNumber"] == number)
+
+    def qbo_doc(entity, number):
+        return next(o for o in q.all(entity) if o.get("DocNumber") == number)
+
+    credit = next(o for o in b.all("vendor-credits") if o.get("referenceNumber") == "NL-CR-7")
+    b.pay_bill(bc_bill("NL-1001")["id"], 450.00, process_date="2026-11-21", vendor_credits=[(credit["id"], 60.00)])
+    invoice = next(o for o in b.all("invoices") if o.get("invoiceNumber") == "1002")
+    b.receive_payment(invoice["customerId"], invoices=[(invoice["id"], 105.00)], amount=150.00,
+                      payment_type="CHECK", payment_date="2026-11-21")
+    paper = bc_bill("AP-778")
+    payment = next(p for p in b.all("payments") if any(x["billId"] == paper["id"] for x in p.get("billPayments", [])))
+    b.void_payment(payment["id"])
+    pg = qbo_doc("Bill", "PG-NOV")
+    checking = next(a for a in q.all("Account") if a.get("Name") == "Checking")
+    q.add("BillPayment", {"VendorRef": pg["VendorRef"], "PayType": "Check", "TotalAmt": 412.37, "TxnDate": "2026-11-21",
+                          "CheckPayment": {"BankAccountRef": {"value": checking["Id"]}},
+                          "Line": [{"Amount": 412.37, "LinkedTxn": [{"TxnId": pg["Id"], "TxnType": "Bill"}]}]})
+    q.user_delete("Bill", qbo_doc("Bill", "HH-2207")["Id"])
+    return ["Bill.com: NL-1001 paid 450.00 in cash and 60.00 with vendor credit NL-CR-7",
+            "Bill.com: invoice 1002 paid 105.00 by a 150.00 check (45.00 left unapplied)",
+            "Bill.com: the 100.00 payment on AP-778 voided",
+            "QuickBooks: PG-NOV paid by check (412.37)",
+            "QuickBooks: bill HH-2207 deleted"]
+
+
 def seed_file(sb, path):
     """Load ``{"qbo": {Entity: [obj, ...]}, "billcom": {collection: [obj, ...]}}`` in order."""
     with open(path, encoding="utf-8") as handle:

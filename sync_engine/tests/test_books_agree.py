@@ -171,3 +171,25 @@ def test_a_customer_without_email_is_flagged_in_the_preview_with_its_invoices():
         c.run()
         assert Decimal(str(_billcom_invoice(c, "NM-1")["totalAmount"])) == Decimal("75.00")
         _assert_books_agree(c)
+
+
+def test_a_billcom_customer_named_like_a_quickbooks_vendor_is_held():
+    with demo_company() as c:
+        c.run()
+        c.sb.billcom.add("customers", {"name": "hicks hardware", "email": "shop@hicks.example"})
+        result = c.run()
+        held = _line(result, object_type="customer", rule_code="duplicate_name")
+        assert [l.record for l in held] == ["Customer hicks hardware"]
+        assert not _line(result, state="failed")
+        assert not any(o["DisplayName"] == "hicks hardware" for o in c.sb.qbo.all("Customer"))
+
+
+def test_tax_inside_the_lines_is_not_added_twice():
+    with demo_company() as c:
+        design = _qbo(c, "Item", Name="Design")
+        inclusive = _invoice(c, "TI-1", [_sales_line(design, 108.25, 1, 108.25)],
+                             GlobalTaxCalculation="TaxInclusive", TxnTaxDetail={"TotalTax": 8.25})
+        c.run()
+        total = Decimal(str(_qbo(c, "Invoice", Id=inclusive["Id"])["TotalAmt"]))
+        assert Decimal(str(_billcom_invoice(c, "TI-1")["totalAmount"])) == total == Decimal("108.25")
+        _assert_books_agree(c)
