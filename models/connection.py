@@ -83,6 +83,8 @@ class Connection(models.Model):
     last_run_state = fields.Selection(related="last_run_id.state", string="Last run state")
     last_run_summary = fields.Text(related="last_run_id.summary", string="Last run summary")
     last_run_message = fields.Text(related="last_run_id.message", string="Last run message")
+    last_tie_out = fields.Char(related="last_run_id.tie_out_verdict", string="Tie-out")
+    books_agree = fields.Boolean(related="last_run_id.books_agree")
     running_run_id = fields.Many2one(
         "billcom_qbo.run", string="Run in progress", readonly=True, copy=False,
         help="The run holding this connection; one sync per connection at a time.")

@@ -205,6 +205,13 @@ class OdooStore(Store):
         self._run(run_id).write({"message": self.scrub(message) or False})
         self._commit()
 
+    def set_run_tie_out(self, run_id, message, verdict, agrees):
+        """The tie-out of a closed run: its message, verdict line and outcome, then commit."""
+        self._writable("record a run's tie-out")
+        self._run(run_id).write({"message": self.scrub(message) or False, "tie_out_verdict": verdict,
+                                 "books_agree": bool(agrees)})
+        self._commit()
+
     def abort(self, exc):
         """Close the current run as failed after an error the engine did not catch."""
         _logger.error("Sync run %s failed: %s", self.run_id, self.scrub(str(exc)))

@@ -45,6 +45,11 @@ class SyncRun(models.Model):
     conflict_count = fields.Integer("Conflicts", compute="_compute_counts", store=True)
     failed_count = fields.Integer("Failed", compute="_compute_counts", store=True)
     message = fields.Text(readonly=True)
+    tie_out_verdict = fields.Char(
+        "Tie-out", readonly=True,
+        help="Both books compared to the cent after the run: every synced document's total and open "
+             "balance, every synced payment, every linked vendor's and customer's open balance.")
+    books_agree = fields.Boolean(readonly=True, help="The tie-out after this run found no difference.")
     line_ids = fields.One2many("billcom_qbo.run_line", "run_id", string="Lines", readonly=True)
     line_count = fields.Integer(compute="_compute_line_count")
 

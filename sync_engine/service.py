@@ -57,9 +57,11 @@ class SyncService:
     def _add_tie_out(self, result):
         """Append the tie-out's verdict to the run's message and keep it with the run.
         A tie-out that cannot be computed (network, a remote error) never fails the run."""
+        verdict = agrees = None
         try:
             result.tie_out = self.tie_out()
-            sentence = result.tie_out.verdict() + "."
+            verdict, agrees = result.tie_out.verdict(), result.tie_out.agrees
+            sentence = verdict + "."
         except Exception as exc:  # the run itself is finished and logged; only the proof is missing
             scrub = Scrubber(source=self.config.secrets)
             detail = str(exc) if isinstance(exc, SyncError) else repr(exc)
@@ -67,7 +69,10 @@ class SyncService:
             _log.warning("run %s: %s", result.run_id, sentence)
         result.message = f"{result.message} {sentence}" if result.message else sentence
         try:
-            self.store.set_run_message(result.run_id, result.message)
+            if verdict is None:
+                self.store.set_run_message(result.run_id, result.message)
+            else:
+                self.store.set_run_tie_out(result.run_id, result.message, verdict, agrees)
         except Exception:
             _log.exception("run %s: could not store the tie-out verdict", result.run_id)
 

@@ -107,6 +107,12 @@ class Store:
         """Close the run and release the lock."""
         raise NotImplementedError
 
+    def set_run_tie_out(self, run_id, message, verdict, agrees):
+        """Keep the tie-out of a closed run: its verdict line and whether the books
+        agree (the message already ends with the verdict). Stores that keep no
+        more than the message need not override this."""
+        self.set_run_message(run_id, message)
+
     def set_run_message(self, run_id, message):
         """Replace a closed run's message (the tie-out's verdict is added after the run ends)."""
         raise NotImplementedError

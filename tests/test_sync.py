@@ -41,6 +41,11 @@ class TestSync(SyncCase):
         self.assertGreater(run.write_count, 0)
         # the rules are logged with their codes
         self.assertIn("paid_in_qbo", run.line_ids.mapped("rule_code"))
+        # the run ends with the tie-out of both books, shown on the connection
+        self.assertTrue(run.books_agree, run.tie_out_verdict)
+        self.assertTrue(run.tie_out_verdict.startswith("Books agree: "), run.tie_out_verdict)
+        self.assertIn(run.tie_out_verdict, run.message)
+        self.assertEqual(self.connection.last_tie_out, run.tie_out_verdict)
 
         # the next call the same day finds nothing due
         with self.enter_registry_test_mode():
