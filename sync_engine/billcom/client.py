@@ -27,6 +27,7 @@ canceled (``cancel_ap_payment``); vendor credits go on bills with
 import collections
 import datetime
 import decimal
+import json
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -795,7 +796,7 @@ def _decode(response):
     if not response.content:
         return ({}, True) if 200 <= response.status_code < 300 else (None, False)
     try:
-        return response.json(), True
+        return json.loads(response.content, parse_float=decimal.Decimal), True  # money is exact from the wire on
     except ValueError:
         return None, False
 

@@ -13,6 +13,7 @@ run without real sleeping; nothing retries forever.
 import base64
 import collections
 import datetime as dt
+import decimal
 import json
 import re
 import threading
@@ -561,7 +562,7 @@ class QBOClient:
             fault = parse_xml_fault(text)
             return None, fault, fault is None
         try:
-            payload = json.loads(text)
+            payload = json.loads(text, parse_float=decimal.Decimal)  # money is exact from the wire on
         except ValueError:
             return None, None, True
         if not isinstance(payload, dict):

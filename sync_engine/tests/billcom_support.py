@@ -3,6 +3,7 @@ the reference payloads and a structural comparison."""
 import json
 import pathlib
 import re
+from decimal import Decimal
 
 import pytest
 import requests
@@ -123,7 +124,7 @@ def logins(sandbox):
 def _kind(value):
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal)):
         return "number"
     if isinstance(value, str):
         return "string"

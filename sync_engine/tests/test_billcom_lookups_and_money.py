@@ -256,10 +256,10 @@ def test_credit_memo_applied_through_credit_amount(sandbox, client):
         "customerId": customer["id"], "referenceNumber": "CM-1", "creditDate": "2025-04-15",
         "creditMemoLineItems": [{"description": "Returned strings", "quantity": 2, "price": 39.99},
                                 {"description": "goodwill", "ratePercent": -10}]})
-    assert memo["totalAmount"] == 71.98 and memo["availableAmount"] == 71.98
+    assert memo["totalAmount"] == Decimal("71.98") and memo["availableAmount"] == Decimal("71.98")
     invoice = client.create("invoices", invoice_body(customer["id"], lines=((1, 200),), creditAmount=50))
     assert (invoice["totalAmount"], invoice["creditAmount"], invoice["dueAmount"]) == (200, 50, 150)
-    assert client.get("credit-memos", memo["id"])["availableAmount"] == 21.98
+    assert client.get("credit-memos", memo["id"])["availableAmount"] == Decimal("21.98")
     with pytest.raises(BillComValidationError):  # more credit than the customer has
         client.update("invoices", invoice["id"], invoice_body(customer["id"], lines=((1, 200),),
                                                               creditAmount=80))
@@ -269,7 +269,7 @@ def test_credit_memo_applied_through_credit_amount(sandbox, client):
     assert (after["dueAmount"], after["status"]) == (50, "PARTIAL_PAYMENT")  # 200 - 50 credit - 100 paid
     freed = client.update("invoices", invoice["id"], invoice_body(customer["id"], lines=((1, 200),),
                                                                   creditAmount=0))
-    assert freed["dueAmount"] == 100 and client.get("credit-memos", memo["id"])["availableAmount"] == 71.98
+    assert freed["dueAmount"] == 100 and client.get("credit-memos", memo["id"])["availableAmount"] == Decimal("71.98")
 
 
 def test_invoice_sales_tax(sandbox, client):
@@ -283,12 +283,12 @@ def test_invoice_sales_tax(sandbox, client):
     invoice = client.create("invoices", body)
     assert (invoice["salesTaxTotal"], invoice["salesTaxPercentage"], invoice["salesTaxItemId"]) == \
         (30, 6, tax["id"])
-    assert invoice["totalAmount"] == 563.33 and invoice["dueAmount"] == 563.33
+    assert invoice["totalAmount"] == Decimal("563.33") and invoice["dueAmount"] == Decimal("563.33")
     assert [line.get("taxable") for line in invoice["invoiceLineItems"]] == [True, None]
     read = client.get("invoices", invoice["id"])
-    assert read["salesTaxTotal"] == 30 and read["totalAmount"] == 563.33
+    assert read["salesTaxTotal"] == 30 and read["totalAmount"] == Decimal("563.33")
     untaxed = client.update("invoices", invoice["id"], {**body, "salesTaxItemId": None})
-    assert (untaxed["salesTaxTotal"], untaxed["totalAmount"]) == (0, 533.33)
+    assert (untaxed["salesTaxTotal"], untaxed["totalAmount"]) == (0, Decimal("533.33"))
     service = client.create("classifications/items", {"name": "Rehearsal hour", "type": "SERVICE"})
     with pytest.raises(BillComValidationError):
         client.create("invoices", {**body, "invoiceNumber": "TAX-2", "salesTaxItemId": service["id"]})

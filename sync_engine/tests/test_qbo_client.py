@@ -5,6 +5,8 @@ import datetime as dt
 import re
 import urllib.parse
 
+from decimal import Decimal
+
 import pytest
 import requests
 
@@ -575,7 +577,7 @@ def test_recreated_bill_has_the_documented_amounts(sandbox, client):
 
 def test_recreated_invoice_has_the_documented_amounts(sandbox, client):
     inv = client.read(*_scenario(sandbox, "invoice"))
-    assert inv["TotalAmt"] == 2369.52 and inv["Line"][-1]["Amount"] == 2194.0
+    assert inv["TotalAmt"] == Decimal("2369.52") and inv["Line"][-1]["Amount"] == Decimal("2194.0")
     assert inv["Balance"] == 0 and [l["TxnType"] for l in inv["LinkedTxn"]] == ["Payment", "Payment"]
 
 
