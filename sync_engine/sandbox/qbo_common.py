@@ -17,6 +17,13 @@ ENTITIES = NAME_LISTS + TRANSACTIONS + ("Deposit", "Attachable") + SINGLETONS
 VOIDABLE = ("Invoice", "Payment", "BillPayment")
 _CANONICAL = {name.lower(): name for name in ENTITIES}
 
+# fields the server keeps for itself on every record
+SYSTEM_FIELDS = ("Id", "SyncToken", "MetaData", "domain", "sparse", "time", "status")
+CURRENCY_NAMES = {"USD": "United States Dollar", "CAD": "Canadian Dollar", "EUR": "Euro",
+                  "GBP": "British Pound Sterling", "AUD": "Australian Dollar", "MXN": "Mexican Peso"}
+STALE_DETAIL = ("Stale Object Error : You and Sandbox User were working on this at the same time. "
+                "Sandbox User finished before you did, so your work was not saved.")
+
 CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 

@@ -1,11 +1,12 @@
 """The QBO query language subset: ``SELECT * | COUNT(*) | fields FROM Entity
 [WHERE ...] [ORDERBY ...] [STARTPOSITION n] [MAXRESULTS n]`` and matching
-stored records against it."""
+stored records against it, and ``QueryMixin``, which runs a query
+against the sandbox's records."""
 import json
 import re
 from decimal import Decimal
 
-from .qbo_common import _DATETIME_RE, QBOFault, _ci_get, _dec, _parse_time, canonical_entity
+from .qbo_common import _DATETIME_RE, NAME_LISTS, QBOFault, _ci_get, _dec, _parse_time, canonical_entity
 
 
 # --------------------------------------------------------------- the query language
@@ -281,3 +282,44 @@ def _sort_key(obj, path):
         return (1, 0, 0)
     rank, typed = _typed(value)
     return (0, rank, typed)
+
+
+# --------------------------------------------------------------- running a query
+class QueryMixin:
+    """``query`` over the records of ``QBOSandbox``, with a cache of matching ids."""
+
+    def _query(self, text):
+        try:
+            query = Query(text)
+        except QueryError as exc:
+            raise QBOFault("4000", "Error parsing query", str(exc)) from None
+        ids = self._matching_ids(query)
+        if query.count:
+            return {"totalCount": len(ids)}
+        page = ids[query.start - 1:query.start - 1 + query.max_results]
+        if not page:
+            return {}
+        store = self._data[query.entity]
+        rows = [store[i] for i in page]
+        if query.fields:
+            wanted = [f.split(".")[0] for f in query.fields]
+            rows = [{**{k: v for k, v in row.items() if any(k.lower() == w.lower() for w in wanted)},
+                     "domain": "QBO", "sparse": True} for row in rows]
+        return {query.entity: rows, "startPosition": query.start, "maxResults": len(rows)}
+
+    def _matching_ids(self, query):
+        key = query.cache_key()
+        cached = self._query_cache.get(key)
+        if cached and cached[0] == self._version:
+            return cached[1]
+        conditions = list(query.conditions)
+        if query.entity in NAME_LISTS and not any(p.lower() == "active" for p, _, _ in conditions):
+            conditions.append(("Active", "=", True))
+        rows = [obj for obj in self._data[query.entity].values() if _matches(obj, conditions, self.tz)]
+        for path, desc in reversed(query.order):
+            rows.sort(key=lambda obj, p=path: _sort_key(obj, p), reverse=desc)
+        ids = [obj["Id"] for obj in rows]
+        if len(self._query_cache) > 32:
+            self._query_cache.clear()
+        self._query_cache[key] = (self._version, ids)
+        return ids
