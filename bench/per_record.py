@@ -64,7 +64,7 @@ class PerRecordSync:
 
             def one(rec, collection=collection, otype=otype):
                 body = billcom_body(otype, neutral(rec.values, lambda ref: f"{ref.object_type}|{ref.remote_id}"),
-                                    self._resolve, {})
+                                    self._resolve)
                 existing = self._lookup(collection, body)
                 if existing is not None:
                     return "found", existing["id"]

@@ -10,9 +10,16 @@ class SyncError(Exception):
     """Base of everything the engine raises on purpose."""
 
 
+# What an error means for the run, so callers decide by type, not by name:
+RECORD = "record"          # this record cannot be written as it is; the run goes on
+CONNECTION = "connection"  # the connection itself is refused; the run stops, a person acts
+RETRY = "retry"            # the remote side is busy or down; the run stops and is tried again later
+
+
 class RemoteError(SyncError):
     side = "remote"
     retryable = False
+    scope = RECORD
 
     def __init__(self, message, code=None, field=None, status=None, detail=None):
         super().__init__(message)
@@ -37,23 +44,28 @@ class RemoteError(SyncError):
 class ReconnectNeeded(RemoteError):
     """The stored credentials no longer work; an administrator must reconnect."""
 
+    scope = CONNECTION
+
 
 class RateLimited(RemoteError):
     """The remote side asked us to slow down and retries ran out."""
 
     retryable = True
+    scope = RETRY
 
 
 class RemoteUnavailable(RemoteError):
     """5xx, timeouts and dropped connections after bounded retries."""
 
     retryable = True
+    scope = RETRY
 
 
 class MalformedResponse(RemoteError):
     """The remote side answered with something that is not the JSON we expect."""
 
     retryable = True
+    scope = RETRY
 
 
 class ConfigError(SyncError):

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .config import OBJECT_TYPES
-from .errors import RemoteError, SyncError
+from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
                       neutral, qbo_body, qbo_payment_body, qbo_update_body, read_billcom, read_qbo)
 from .planner import BC_TO_QBO, QBO_TO_BC, LinkIndex
 from .qbo.client import BatchItem
+from .qbo.errors import StaleObject
 from .records import MappingError
 from .secrets import Scrubber
 from .store import Link
@@ -156,7 +157,7 @@ class Executor:
             if item.line.action in ("skip", "conflict", "error"):
                 item.line.state = "done"
                 lines.append(item.line)
-                if item.line.rule_code in ("conflict", "missing_reference", "bad_data", "deleted"):
+                if item.retry_next_run:
                     self._retry(item)
         self._emit(lines)
 
@@ -333,7 +334,7 @@ class Executor:
     def _qbo_ctx(self, otype, item):
         ctx = self.qbo_defaults() if otype in DOCUMENT_TYPES + ("item",) else {
             "ap_account_id": self.config.settings.ap_account_id, "ar_account_id": self.config.settings.ar_account_id}
-        ctx["keep_classes"] = not (otype == "invoice" and item.line.rule_code == "class_per_line")
+        ctx["keep_classes"] = not item.drop_classes
         ctx["class_per_txn"] = otype == "invoice" and self.facts.get("class_per_txn")
         return ctx
 
@@ -397,7 +398,7 @@ class Executor:
             for bid, item in ready:
                 result = results.get(bid)
                 if isinstance(result, RemoteError) or result is None:
-                    if getattr(result, "code", None) == "5010" and operation == "update":
+                    if isinstance(result, StaleObject) and operation == "update":
                         stale.append(item)
                         continue
                     self._fail(item, result or RemoteError("no result for this record in the batch"))
@@ -470,7 +471,7 @@ class Executor:
         resolve = self._resolver(self.links.to_billcom, "Bill.com")
         if otype in ("bill_payment", "received_payment"):
             return billcom_payment_body(otype, item.values, resolve, item.source.remote_id)
-        return billcom_body(otype, self._values(item), resolve, {})
+        return billcom_body(otype, self._values(item), resolve)
 
     def _values(self, item):
         """The neutral values a create writes (worked out now, not kept in the plan)."""
@@ -529,7 +530,7 @@ class Executor:
         pairs, unwritable = [], []
         for item in items:
             try:
-                body = billcom_body(otype, item.values, resolve, {})
+                body = billcom_body(otype, item.values, resolve)
             except MappingError as exc:
                 self._fail(item, exc)
                 unwritable.append(item.line)
@@ -600,9 +601,4 @@ def _request_id(otype, operation, sources):
 def _record_level(exc):
     """Errors about one record (validation, duplicates, not found) vs errors about
     the whole connection (auth, throttling, outage), which stop the run."""
-    if isinstance(exc, RemoteError):
-        if exc.retryable:
-            return False
-        name = type(exc).__name__
-        return not any(word in name for word in ("Auth", "Reconnect", "Quota", "Concurrent"))
-    return True
+    return not isinstance(exc, RemoteError) or exc.scope == RECORD

@@ -452,12 +452,6 @@ def read_billcom(object_type, obj):
     return Record(object_type, "billcom", rid, str(obj.get("updatedTime") or ""), values, label, key, facts)
 
 
-def _bc_named(max_len=100):
-    def reader(obj):
-        name = text(obj.get("name"), "name", max_len=max_len, required=True)
-        return name
-    return reader
-
 
 def _bc_account(obj):
     name = text(obj.get("name"), "name", max_len=100, required=True)
@@ -558,6 +552,30 @@ def _bc_lines(obj, key, kind):
     return lines
 
 
+# The lines a QBO discount and sales tax become on a Bill.com invoice or credit
+# memo (see _bc_adjustment_lines); read back, they are the discount and the tax
+# again, so an edit made in Bill.com never turns them into item lines.
+DISCOUNT_LINE, TAX_LINE = "Discount", "Sales tax"
+
+
+def _split_adjustments(lines):
+    """(lines, discount, tax) of a Bill.com invoice or credit memo."""
+    kept, discount, tax = [], Decimal(0), Decimal(0)
+    for line in lines:
+        amount = Decimal(line["amount"])
+        plain = not any(line.get(k) for k in ("item", "account", "class", "customer")) \
+            and line.get("quantity") in (None, "1")
+        if plain and line.get("description") == DISCOUNT_LINE and amount < 0:
+            discount -= amount
+        elif plain and line.get("description") == TAX_LINE and amount > 0:
+            tax += amount
+        else:
+            kept.append(line)
+    if not kept:  # a document of nothing but such lines keeps them as they are
+        return lines, Decimal(0), Decimal(0)
+    return kept, discount, tax
+
+
 def _bc_document(kind):
     def reader(obj):
         if kind == "bill":
@@ -601,6 +619,11 @@ def _bc_document(kind):
         header = _dict(obj, "classifications")
         if kind != "invoice":
             tax = None
+        discount = Decimal(0)
+        if kind in ("invoice", "credit_memo"):
+            lines, discount, line_tax = _split_adjustments(lines)
+            if line_tax:
+                tax = str(Decimal(tax or 0) + line_tax)
         values = {party_type: party, "number": number, "date": day, "lines": lines,
                   "location": _bc_ref(header.get("locationId"), "location", "classifications.locationId")}
         if kind in ("bill", "invoice"):
@@ -610,6 +633,8 @@ def _bc_document(kind):
             values["class"] = _bc_ref(header["accountingClassId"], "class", "classifications.accountingClassId")
         if tax and Decimal(tax):
             values["tax"] = tax
+        if discount:
+            values["discount"] = str(discount)
         currency = _currency(obj, "currency")
         facts = {"total": total, "balance": balance, "currency": currency,
                  "approval_status": _str(obj.get("approvalStatus")), "party_name": _str(obj.get("vendorName")),
@@ -753,10 +778,6 @@ def diff(old, new, prefix=""):
 
 
 # ------------------------------------------------------------ write bodies
-def _tok_type(token):
-    return token.split("|", 1)[0]
-
-
 def qbo_body(object_type, values, resolve, ctx):
     """A QBO create body from neutral values. ``resolve(token)`` -> QBO id."""
     v = values
@@ -873,7 +894,7 @@ def qbo_update_body(object_type, values, resolve, ctx, current):
     return body
 
 
-def billcom_body(object_type, values, resolve, ctx):
+def billcom_body(object_type, values, resolve):
     """A Bill.com create body from neutral values. ``resolve(token)`` -> Bill.com id."""
     v = values
     if object_type == "account":
@@ -960,9 +981,9 @@ def _bc_adjustment_lines(values):
     or credit memo: the document's total stays what it is in QuickBooks."""
     out = []
     if values.get("discount"):
-        out.append({"description": "Discount", "quantity": 1, "price": -Decimal(values["discount"])})
+        out.append({"description": DISCOUNT_LINE, "quantity": 1, "price": -Decimal(values["discount"])})
     if values.get("tax"):
-        out.append({"description": "Sales tax", "quantity": 1, "price": Decimal(values["tax"])})
+        out.append({"description": TAX_LINE, "quantity": 1, "price": Decimal(values["tax"])})
     return out
 
 
@@ -987,10 +1008,12 @@ def _bc_line(line, resolve, kind):
         if line.get("item"):
             cls["itemId"] = resolve(line["item"])
     else:
-        # Bill.com computes invoice/credit memo line amounts from quantity x price:
-        # send both only when they give the line's amount to the cent
+        # Bill.com computes invoice/credit memo line amounts from quantity x price
+        # and keeps prices to the cent: send both only when the price is whole
+        # cents and the two give the line's amount exactly; else 1 x the amount
         quantity, price = line.get("quantity"), line.get("price")
-        if quantity and price and _line_amount(Decimal(quantity), Decimal(price)) == Decimal(line["amount"]):
+        if quantity and price and Decimal(price) == Decimal(price).quantize(Decimal("0.01")) \
+                and _line_amount(Decimal(quantity), Decimal(price)) == Decimal(line["amount"]):
             out["quantity"], out["price"] = Decimal(quantity), Decimal(price)
         else:
             out["quantity"], out["price"] = 1, Decimal(line["amount"])
@@ -1000,9 +1023,6 @@ def _bc_line(line, resolve, kind):
         out["classifications"] = cls
     return out
 
-
-def billcom_update_body(object_type, values, resolve, ctx):
-    return billcom_body(object_type, values, resolve, ctx)
 
 
 # ------------------------------------------------------------ payment bodies

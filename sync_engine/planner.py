@@ -20,6 +20,7 @@ from .config import OBJECT_TYPES
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, neutral, read_billcom, read_qbo, refs_in)
 from .billcom.errors import NotFound as BillComNotFound
+from .errors import RECORD, RemoteError
 from .qbo.errors import ObjectNotFound
 from .records import MappingError, Record, Ref
 from .store import Link, RunLine
@@ -37,8 +38,6 @@ CDC_MAX_AGE = 29 * 86400      # QBO CDC looks back at most 30 days
 
 # Bill.com lists with no updatedTime filter (read whole; they are short)
 UNFILTERABLE = {"payment-terms"}
-# Which ways each type may move once linked (edits) and unlinked (new records).
-BOTH = (QBO_TO_BC, BC_TO_QBO)
 
 
 class LinkIndex:
@@ -82,11 +81,18 @@ class LinkIndex:
 
 @dataclass
 class PlanItem:
-    """One planned action with what the executor needs to carry it out."""
+    """One planned action with what the executor needs to carry it out. The
+    executor decides from these fields only, never from the rule code."""
     line: RunLine
     source: object = None        # Record on the side the change comes from
     target: object = None        # Record on the other side, when known (updates, links)
     values: dict = None          # neutral values to write
+    retry_next_run: bool = False  # held: read it again next run even if it did not change
+    drop_classes: bool = False    # write it without classes (rule class_per_line)
+
+    def __post_init__(self):
+        if self.line.action == "conflict":  # a held record is looked at again every run
+            self.retry_next_run = True
 
     @property
     def object_type(self):
@@ -163,7 +169,6 @@ class Planner:
         plan.facts = self.connection_facts()
         links = plan.links = LinkIndex(self.store.load_links())
         feed = self.fetch(plan)
-        self._links = links
         self._planned = set()  # (object_type, side, remote_id) of records to be created this run
         self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
         self._bc_documents = {}  # bill / invoice -> the Bill.com records read this run
@@ -209,10 +214,10 @@ class Planner:
                                   for obj in self.remote.billcom.list(collection, filters=filters))
         plan.cursors["billcom"] = str(now)
         self._attachment_index = None
-        self._add_retries(feed, plan)
+        self._add_retries(feed, plan, plan.links)
         return feed
 
-    def _add_retries(self, feed, plan):
+    def _add_retries(self, feed, plan, links):
         """Records that failed last time are read again by id, whatever the cursors say."""
         for side, otype, rid in self.store.get_retries() or []:
             if otype not in feed:
@@ -230,8 +235,24 @@ class Planner:
                     obj = self.remote.qbo.read(ENTITIES[otype][0], rid)
                 else:
                     obj = self.remote.billcom.get(ENTITIES[otype][1], rid)
-            except Exception as exc:  # gone or unreadable: say so once, do not retry forever
-                _log.info("could not re-read %s %s %s: %s", side, otype, rid, exc)
+            except (ObjectNotFound, BillComNotFound, RemoteError) as exc:
+                if isinstance(exc, RemoteError) and exc.scope != RECORD:
+                    raise  # the connection or the remote side is down: the run stops and says so
+                where = "QuickBooks" if side == "qbo" else "Bill.com"
+                gone = isinstance(exc, (ObjectNotFound, BillComNotFound))
+                linked = (links.by_qbo if side == "qbo" else links.by_bc).get((otype, rid))
+                if gone and linked is not None:
+                    # a synced record deleted since: plan it as the deletion it is
+                    feed[otype][index].append(Record(otype, side, rid, "", {}, f"{_label(otype)} {rid}",
+                                                     facts={"deleted": True}))
+                    continue
+                # gone or unreadable: say so once on a line, and do not try it again
+                plan.items.append(PlanItem(RunLine(
+                    otype, QBO_TO_BC if side == "qbo" else BC_TO_QBO, "skip", f"{where} {otype.replace('_', ' ')} {rid}",
+                    qbo_id=rid if side == "qbo" else None, billcom_id=rid if side == "billcom" else None,
+                    rule_code="deleted" if gone else "bad_data", state="planned",
+                    message=(f"Held from an earlier run, but it no longer exists in {where}; nothing to do."
+                             if gone else f"Held from an earlier run, and {where} would not give it back: {exc}"))))
                 continue
             feed[otype][index].append(self._read(side, otype, obj))
 
@@ -282,7 +303,7 @@ class Planner:
             rec = next(r for r in (q_ok if side == "qbo" else b_ok) if r.remote_id == rid)
             direction = QBO_TO_BC if side == "qbo" else BC_TO_QBO
             items.append(PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
-                                             message=verdict.message)))
+                                             message=verdict.message), retry_next_run=True))
         q_ok = [r for r in q_ok if ("qbo", r.remote_id) not in held]
         b_ok = [r for r in b_ok if ("billcom", r.remote_id) not in held]
         # natural keys of unlinked records on each side, to match instead of duplicating
@@ -430,7 +451,7 @@ class Planner:
                        rule_code="bad_data", field=err.field,
                        message=f"Cannot read this {side} record: {err.field} {err.message}",
                        state="planned")
-        return PlanItem(line)
+        return PlanItem(line, retry_next_run=True)
 
     # --- rules that stop a new record
     def _gate_new(self, otype, rec, facts, direction):
@@ -490,7 +511,7 @@ class Planner:
         verdict = self._gate_new(otype, rec, facts, direction)
         if verdict:
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
-                                       message=verdict.message))
+                                       message=verdict.message), retry_next_run=verdict.code == "bad_data")
         match = other_unlinked.pop(self._key(rec, links), None) if rec.natural_key else None
         if match is not None:
             q, b = (rec, match) if rec.side == "qbo" else (match, rec)
@@ -507,13 +528,15 @@ class Planner:
             ref = missing[0]
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
                                        field=ref.object_type,
-                                       message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."))
+                                       message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."),
+                            retry_next_run=True)
         verdict = self._note_on_create(otype, rec, facts)
         self._planned.add((otype, rec.side, rec.remote_id))
         # the values to write are worked out when the write is made: a plan of a
         # large first sync would otherwise hold every record twice
         return PlanItem(self._line(otype, direction, "create", rec, rule_code=verdict and verdict.code,
-                                   message=verdict and verdict.message), source=rec)
+                                   message=verdict and verdict.message), source=rec,
+                        drop_classes=bool(verdict and verdict.code == "class_per_line"))
 
     def _note_on_create(self, otype, rec, facts):
         """A rule that changes how a record is created: attachments left behind
@@ -583,7 +606,7 @@ class Planner:
                 code, message = verdict.code, verdict.message
         line = RunLine(otype, direction, "update", rec.label, link.qbo_id, link.billcom_id,
                        rule_code=code, message=message, diff=changes, state="planned")
-        return PlanItem(line, source=source, target=target, values=values)
+        return PlanItem(line, source=source, target=target, values=values, drop_classes=code is not None)
 
     # ------------------------------------------------------- later events
     def _document_ended(self, otype, q, b, link):
@@ -843,7 +866,8 @@ class Planner:
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
                                        field=credit_type,
                                        message=f"It uses {what} {missing[0].name or missing[0].remote_id}, "
-                                               "which is not synced; it is recorded once that is."))
+                                               "which is not synced; it is recorded once that is."),
+                            retry_next_run=True)
         if direction == QBO_TO_BC and otype == "received_payment" and credits:
             verdict = rules.carried_shape_of_payment()
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
@@ -885,6 +909,10 @@ class _Facts(dict):
             return self[key]
         except KeyError:
             return default
+
+
+def _label(object_type):
+    return object_type.replace("_", " ").capitalize()
 
 
 def _today(clock):

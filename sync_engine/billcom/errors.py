@@ -11,7 +11,7 @@ developer key, the session id or the password.
 """
 import re
 
-from ..errors import MalformedResponse, RateLimited, ReconnectNeeded, RemoteError, RemoteUnavailable
+from ..errors import CONNECTION, MalformedResponse, RateLimited, ReconnectNeeded, RemoteError, RemoteUnavailable
 
 SESSION_INVALID = "BDC_1109"
 AUTH_CODES = frozenset({
@@ -87,6 +87,7 @@ class SessionInvalid(BillComError):
     """BDC_1109: the session expired or was signed out; log in again."""
 
     retryable = True
+    scope = CONNECTION
 
 
 class BillComAuthError(BillComError, ReconnectNeeded):

@@ -6,7 +6,7 @@ with ``side = "QuickBooks"``. ``error_from_fault`` turns a parsed QBO ``Fault``
 the matching instance; messages come from response bodies only, never from
 tokens, secrets or request headers.
 """
-from ..errors import MalformedResponse, RateLimited, ReconnectNeeded, RemoteError, RemoteUnavailable
+from ..errors import CONNECTION, MalformedResponse, RateLimited, ReconnectNeeded, RemoteError, RemoteUnavailable
 
 
 class QBOError(RemoteError):
@@ -25,6 +25,8 @@ class QBOError(RemoteError):
 
 class QBOAuthError(QBOError):
     """QuickBooks refused the app's credentials or the access token (401/403)."""
+
+    scope = CONNECTION
 
 
 class QBOReconnectNeeded(QBOAuthError, ReconnectNeeded):

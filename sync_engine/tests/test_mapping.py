@@ -45,7 +45,7 @@ def test_documented_billcom_bill_reads_to_exact_amounts():
 def test_round_trip_qbo_to_billcom_body_keeps_every_cent():
     rec = read_qbo("bill", QBO_BILL)
     values = neutral(rec.values, lambda ref: f"{ref.object_type}|{ref.remote_id}")
-    body = billcom_body("bill", values, lambda token: "x" + token.split("|")[1], {})
+    body = billcom_body("bill", values, lambda token: "x" + token.split("|")[1])
     assert sum(Decimal(str(l["amount"])) for l in body["billLineItems"]) == Decimal("205.00")
     assert body["invoice"] == {"invoiceNumber": "INV-88213", "invoiceDate": "2025-02-18"}
 
@@ -117,7 +117,7 @@ def test_any_qbo_input_reads_or_fails_with_a_named_field(data):
     json.dumps(values)  # what a link stores must be JSON
     if otype in ("vendor", "bill", "invoice"):
         try:
-            billcom_body(otype, values, lambda token: token.split("|")[1], {})
+            billcom_body(otype, values, lambda token: token.split("|")[1])
         except MappingError as err:
             assert err.field
 
