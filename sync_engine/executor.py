@@ -24,7 +24,7 @@ from .config import OBJECT_TYPES
 from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
                       neutral, qbo_body, qbo_payment_body, qbo_update_body, read_billcom, read_qbo)
-from .planner import BC_TO_QBO, QBO_TO_BC, LinkIndex
+from .plan import BC_TO_QBO, QBO_TO_BC, LinkIndex
 from .qbo.client import BatchItem
 from .qbo.errors import StaleObject
 from .records import MappingError

@@ -12,27 +12,22 @@ bill's version on one side is not mistaken for an edit.
 import datetime
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import rules
-from .config import OBJECT_TYPES
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, neutral, read_billcom, read_qbo, refs_in)
 from .billcom.errors import NotFound as BillComNotFound
 from .errors import RECORD, RemoteError
+from .later_events import LaterEvents
+# the plan and its parts are re-exported for callers
+from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex, Plan, PlanItem  # noqa: F401
 from .qbo.errors import ObjectNotFound
-from .records import MappingError, Record, Ref
+from .records import MappingError, Record
 from .store import Link, RunLine
 
 _log = logging.getLogger(__name__)
 
-# Plan actions that write: create, update, and ending a twin (archive a
-# document, void a payment) after its source ended.
-WRITE_ACTIONS = ("create", "update", "archive", "void")
-QBO_TO_BC = "qbo_to_billcom"
-BC_TO_QBO = "billcom_to_qbo"
-NO_DIRECTION = "none"
 CURSOR_OVERLAP = 120          # seconds re-read at each end of a window, so clock skew loses nothing
 CDC_MAX_AGE = 29 * 86400      # QBO CDC looks back at most 30 days
 
@@ -40,114 +35,7 @@ CDC_MAX_AGE = 29 * 86400      # QBO CDC looks back at most 30 days
 UNFILTERABLE = {"payment-terms"}
 
 
-class LinkIndex:
-    """The link map in memory, with lookups both ways."""
-
-    def __init__(self, links=()):
-        self.by_qbo, self.by_bc = {}, {}
-        for link in links:
-            self.add(link)
-
-    def add(self, link):
-        self.by_qbo[(link.object_type, link.qbo_id)] = link
-        self.by_bc[(link.object_type, link.billcom_id)] = link
-
-    def qbo_token(self, ref):
-        return f"{ref.object_type}|{ref.remote_id}"
-
-    def billcom_token(self, ref):
-        link = self.by_bc.get((ref.object_type, ref.remote_id))
-        if link:
-            return f"{ref.object_type}|{link.qbo_id}"
-        return f"{ref.object_type}|bc:{ref.remote_id}"
-
-    def token(self, record):
-        return self.qbo_token if record.side == "qbo" else self.billcom_token
-
-    def to_billcom(self, token):
-        kind, rid = token.split("|", 1)
-        if rid.startswith("bc:"):
-            return rid[3:]
-        link = self.by_qbo.get((kind, rid))
-        return link.billcom_id if link else None
-
-    def to_qbo(self, token):
-        kind, rid = token.split("|", 1)
-        if rid.startswith("bc:"):
-            link = self.by_bc.get((kind, rid[3:]))
-            return link.qbo_id if link else None
-        return rid
-
-
-@dataclass
-class PlanItem:
-    """One planned action with what the executor needs to carry it out. The
-    executor decides from these fields only, never from the rule code."""
-    line: RunLine
-    source: object = None        # Record on the side the change comes from
-    target: object = None        # Record on the other side, when known (updates, links)
-    values: dict = None          # neutral values to write
-    retry_next_run: bool = False  # held: read it again next run even if it did not change
-    drop_classes: bool = False    # write it without classes (rule class_per_line)
-
-    def __post_init__(self):
-        if self.line.action == "conflict":  # a held record is looked at again every run
-            self.retry_next_run = True
-
-    @property
-    def object_type(self):
-        return self.line.object_type
-
-
-@dataclass
-class Plan:
-    items: list = field(default_factory=list)
-    cursors: dict = field(default_factory=dict)
-    facts: dict = field(default_factory=dict)
-    full_read: dict = field(default_factory=dict)
-    retries: list = field(default_factory=list)
-    links: object = None          # the link map as planning saw it (matches included)
-
-    @property
-    def lines(self):
-        return [item.line for item in self.items]
-
-    def writes(self):
-        return [i for i in self.items if i.line.action in WRITE_ACTIONS]
-
-    def counts(self):
-        """{(object_type, direction, action): n}"""
-        out = defaultdict(int)
-        for item in self.items:
-            out[(item.line.object_type, item.line.direction, item.line.action)] += 1
-        return dict(out)
-
-    def render(self, width=100):
-        """The preview as text: counts per object type and direction, then every
-        line that is not a plain create (skips with their rule, conflicts, updates
-        with their field differences, errors)."""
-        out = ["Plan: %d record(s), %d to create or update" % (len(self.items), len(self.writes()))]
-        mode = self.facts.get("payment_sync_mode")
-        if mode:
-            out.append(f"Payment sync: {mode.replace('_', '-')}. "
-                       f"Credit memos: {'sync' if self.facts.get('credit_memos_sync') else 'do not sync'}.")
-        out.append(f"{'object type':<18}{'direction':<18}{'action':<10}{'count':>7}")
-        for (otype, direction, action), n in sorted(self.counts().items(),
-                                                    key=lambda kv: (OBJECT_TYPES.index(kv[0][0]), kv[0][1:])):
-            out.append(f"{otype:<18}{direction:<18}{action:<10}{n:>7}")
-        detail = [i.line for i in self.items if i.line.action != "create" or i.line.rule_code]
-        if detail:
-            out.append("")
-            out.append("Details:")
-        for line in detail:
-            why = f"[{line.rule_code}] " if line.rule_code else ""
-            out.append(f"- {line.action:<8} {line.record}: {why}{line.message or ''}".rstrip()[:width * 3])
-            for name, (old, new) in sorted((line.diff or {}).items()):
-                out.append(f"      {name}: {old!r} -> {new!r}")
-        return "\n".join(out)
-
-
-class Planner:
+class Planner(LaterEvents):
     def __init__(self, config, store, remote, clock=None):
         self.config = config
         self.store = store
@@ -608,177 +496,6 @@ class Planner:
                        rule_code=code, message=message, diff=changes, state="planned")
         return PlanItem(line, source=source, target=target, values=values, drop_classes=code is not None)
 
-    # ------------------------------------------------------- later events
-    def _document_ended(self, otype, q, b, link):
-        """A synced document deleted or voided in QuickBooks, or archived in
-        Bill.com when it came from Bill.com: end its twin too while nothing is
-        paid on it there; once something is, hold it for a person (paying a
-        bill the books no longer hold is how money goes missing)."""
-        snap = link.snapshot or {}
-        if q is not None and (q.deleted or q.facts.get("voided")):
-            source, how = "qbo", "deleted" if q.deleted else "voided"
-        elif b is not None and not b.facts.get("active", True):
-            if snap.get("origin") != "billcom":
-                return None  # QuickBooks is the book of record for what came from it
-            source, how = "billcom", "archived"
-        else:
-            return None
-        twin_side = "billcom" if source == "qbo" else "qbo"
-        twin = b if twin_side == "billcom" else q
-        if twin is None or twin.deleted:
-            twin = self._read_twin(otype, twin_side, link)
-        label = (twin.label if twin is not None else None) or (q or b).label
-        where = "QuickBooks" if source == "qbo" else "Bill.com"
-        there = "Bill.com" if source == "qbo" else "QuickBooks"
-        self._gone[(otype, "qbo", link.qbo_id)] = self._gone[(otype, "billcom", link.billcom_id)] = \
-            f"{label} was {how} in {where} after it synced"
-        direction = QBO_TO_BC if source == "qbo" else BC_TO_QBO
-        ids = dict(qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned")
-        if twin is None or twin.deleted or not twin.facts.get("active", True) or twin.facts.get("voided"):
-            return PlanItem(RunLine(otype, direction, "archive", label, rule_code="deleted",
-                                    message=f"{how.capitalize()} in {where}; already gone in {there}.", **ids),
-                            source=q if source == "qbo" else b, target=None)
-        paid = Decimal(twin.facts["total"]) - Decimal(twin.facts["balance"])
-        if paid:
-            return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code="deleted",
-                                    message=f"{how.capitalize()} in {where} after it synced, but {paid:.2f} of it is "
-                                            f"already paid or credited in {there}. Nothing was changed: re-enter it "
-                                            f"in {where}, or void the payment in {there} and then remove it there.",
-                                    **ids))
-        action = "archive in Bill.com" if twin_side == "billcom" else (
-            "void in QuickBooks" if otype == "invoice" else "delete in QuickBooks")
-        return PlanItem(RunLine(otype, direction, "archive", label, rule_code="deleted",
-                                message=f"{how.capitalize()} in {where} after it synced and unpaid in {there}: "
-                                        f"{action}.", **ids),
-                        source=q if source == "qbo" else b, target=twin)
-
-    def _read_twin(self, otype, side, link):
-        """The current state of a linked record that did not change (and so was
-        not in this run's reads); None when it is gone."""
-        try:
-            if side == "billcom":
-                return read_billcom(otype, self.remote.billcom.get(ENTITIES[otype][1], link.billcom_id))
-            return read_qbo(otype, self.remote.qbo.read(ENTITIES[otype][0], link.qbo_id))
-        except (ObjectNotFound, BillComNotFound):
-            return None
-
-    def _payment_ended(self, otype, rec, link, two_way):
-        """A synced payment voided or deleted on one side: void its twin, within
-        the payment sync mode and what each API can do."""
-        source = rec.side
-        where = "QuickBooks" if source == "qbo" else "Bill.com"
-        how = "deleted" if rec.deleted else "voided"
-        if link.billcom_id.startswith(CREDIT_APPLICATION):
-            return PlanItem(RunLine(otype, QBO_TO_BC, "conflict", rec.label, rule_code="deleted",
-                                    qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned",
-                                    message=f"{how.capitalize()} in QuickBooks: it applied a credit entered in "
-                                            "Bill.com. Take the credit off the document in Bill.com, or apply "
-                                            "it again in QuickBooks."))
-        direction = QBO_TO_BC if source == "qbo" else BC_TO_QBO
-        label = rec.label if not rec.deleted else f"{rec.label} ({how} in {where})"
-        ids = dict(qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned")
-        if direction == QBO_TO_BC and not two_way:
-            verdict = self.connection_facts()["payment_rule"]
-            return PlanItem(RunLine(otype, direction, "conflict", label, rule_code=verdict.code,
-                                    message=f"{how.capitalize()} in QuickBooks after it synced, but payments sync "
-                                            "one way here, so Bill.com still shows it: void it in Bill.com too. "
-                                            + verdict.message, **ids))
-        if direction == QBO_TO_BC and otype == "received_payment":
-            return PlanItem(RunLine(otype, direction, "conflict", label, rule_code="deleted",
-                                    message=f"{how.capitalize()} in QuickBooks after it synced. Bill.com's API cannot "
-                                            "void a received payment: reverse it in Bill.com by hand.", **ids))
-        there = "Bill.com" if source == "qbo" else "QuickBooks"
-        return PlanItem(RunLine(otype, direction, "void", label, rule_code="deleted",
-                                message=f"{how.capitalize()} in {where} after it synced: voided in {there} too.",
-                                **ids), source=rec)
-
-    # ------------------------------------------------- credits on their own
-    def _credit_applications(self, otype, payments, links):
-        """Credits applied in Bill.com outside any payment (a vendor credit put on
-        a bill, a credit memo drawn by an invoice's creditAmount), as Bill.com-side
-        payment records of zero cash: QuickBooks applies credits only through a
-        BillPayment or Payment. What is already in QuickBooks is known from the
-        links of the payments that carried credits; the id of each application
-        is derived from the document, the credit and the amount Bill.com shows,
-        so a retried run finds it again instead of applying it twice."""
-        doc_type = "bill" if otype == "bill_payment" else "invoice"
-        synced = defaultdict(Decimal)   # "document|credit" -> amount already in QuickBooks
-        for link in links.by_bc.values():
-            snap = link.object_type == otype and link.snapshot or {}
-            if snap and not snap.get("closed"):
-                for key, amount in (snap.get("credits") or {}).items():
-                    synced[key] += Decimal(amount)
-        for payment in payments:        # new payments read this run carry their own credits
-            if (otype, payment.remote_id) not in links.by_bc and not payment.facts.get("voided"):
-                for credit in payment.values.get("credits") or ():
-                    if credit.get("document") is not None:
-                        synced[f"{credit['document'].remote_id}|{credit['credit'].remote_id}"] += \
-                            Decimal(credit["amount"])
-        out = []
-        for doc in self._bc_documents.get(doc_type, ()):
-            if (doc_type, doc.remote_id) not in links.by_bc:
-                continue
-            for credit_id, amount in (doc.facts.get("credits_applied") or {}).items():
-                if credit_id == "*":
-                    out += self._memo_applications(otype, doc, Decimal(amount), synced, links)
-                    continue
-                delta = Decimal(amount) - synced[f"{doc.remote_id}|{credit_id}"]
-                if delta > 0:
-                    out.append(self._credit_record(otype, doc, [(credit_id, delta)], Decimal(amount)))
-        return out
-
-    def _memo_applications(self, otype, invoice, credited, synced, links):
-        """An invoice's creditAmount names no credit memo; the memos it drew from
-        are those whose Bill.com credit left has dropped below QuickBooks'."""
-        delta = credited - sum((a for k, a in synced.items() if k.startswith(f"{invoice.remote_id}|")), Decimal(0))
-        if delta <= 0:
-            return []
-        customer = invoice.values["customer"].remote_id
-        parts = []
-        for link in list(links.by_bc.values()):
-            if link.object_type != "credit_memo" or delta <= 0:
-                continue
-            if link.billcom_id not in self._memo_room:
-                memo = self._read_twin("credit_memo", "billcom", link)
-                twin = self._read_twin("credit_memo", "qbo", link) if memo is not None else None
-                room = Decimal(twin.facts["balance"]) - Decimal(memo.facts["balance"]) if twin else Decimal(0)
-                self._memo_room[link.billcom_id] = (memo.values["customer"].remote_id if memo else None, room)
-            owner, room = self._memo_room[link.billcom_id]
-            take = min(room, delta) if owner == customer else Decimal(0)
-            if take > 0:
-                parts.append((link.billcom_id, take))
-                self._memo_room[link.billcom_id] = (owner, room - take)
-                delta -= take
-        return [self._credit_record(otype, invoice, parts, credited)] if parts else []
-
-    def _credit_record(self, otype, doc, parts, shown):
-        """A zero-cash Bill.com-side payment record applying ``parts`` [(credit id,
-        amount)] to ``doc``."""
-        credit_type = "vendor_credit" if otype == "bill_payment" else "credit_memo"
-        party_type = "vendor" if otype == "bill_payment" else "customer"
-        total = sum((a for _, a in parts), Decimal(0))
-        values = {party_type: doc.values[party_type], "date": _today(self.clock),
-                  "amount": "0.00", "applied": [{"document": Ref(doc.object_type, doc.remote_id), "amount": str(total)}],
-                  "credits": [{"credit": Ref(credit_type, cid), "document": Ref(doc.object_type, doc.remote_id),
-                               "amount": str(a)} for cid, a in parts]}
-        rid = f"{CREDIT_APPLICATION}{doc.remote_id}:{'+'.join(c for c, _ in parts)}:{shown}"
-        what = "Vendor credit" if credit_type == "vendor_credit" else "Credit memo"
-        return Record(otype, "billcom", rid, doc.version, values, f"{what} applied to {doc.label} ({total:.2f})",
-                      facts={"currency": doc.facts.get("currency", "USD"), "credit_application": True})
-
-    def _pays_ended_document(self, doc_type, rec, links):
-        """Why a payment cannot be recorded: a document it pays ended after it synced."""
-        index = links.by_qbo if rec.side == "qbo" else links.by_bc
-        for applied in rec.values["applied"]:
-            ref = applied["document"]
-            why = self._gone.get((doc_type, rec.side, ref.remote_id))
-            link = index.get((doc_type, ref.remote_id))
-            if why is None and link is not None and (link.snapshot or {}).get("closed"):
-                why = (link.snapshot or {})["closed"]
-            if why:
-                return why
-        return None
-
     # ------------------------------------------------------------ payments
     def plan_payments(self, otype, qbo_records, bc_records, links, facts):
         doc_type = "bill" if otype == "bill_payment" else "invoice"
@@ -913,10 +630,6 @@ class _Facts(dict):
 
 def _label(object_type):
     return object_type.replace("_", " ").capitalize()
-
-
-def _today(clock):
-    return datetime.datetime.fromtimestamp(clock.now(), datetime.timezone.utc).date().isoformat()
 
 
 def _name_key(name):

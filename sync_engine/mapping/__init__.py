@@ -1,0 +1,92 @@
+"""QBO JSON <-> canonical records <-> Bill.com JSON, one mapper a type.
+
+``read_qbo(type, obj)`` / ``read_billcom(type, obj)`` build a ``Record``;
+``qbo_body(type, values, resolve, ctx)`` / ``billcom_body(...)`` build a
+write body from neutral values (see ``neutral``), where ``resolve(token)``
+turns a neutral reference into an id on the target side.
+
+Neutral references are strings ``"<type>|<qbo id>"`` for anything QBO knows,
+or ``"<type>|bc:<Bill.com id>"`` for a Bill.com record not linked yet.
+
+Each family of object types has its module, holding for each type the reader
+and the write body of both systems side by side (``lists``, ``parties``,
+``documents``, ``payments``); ``MAPPERS`` gathers them, and the functions
+below dispatch through it by object type.
+"""
+from ..records import MappingError, Record
+from . import documents, lists, parties, payments
+from .common import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES, QBO_TYPE,
+                     Mapper, _bc_id, _qbo_id, _str, diff, neutral, refs_in)
+from .documents import DISCOUNT_LINE, TAX_LINE, lines_total
+from .lists import ACCOUNT_TYPES, ACCOUNT_TYPES_BACK, ITEM_TYPES, ITEM_TYPES_BACK
+from .payments import (CREDIT_APPLICATION, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO, billcom_payment_body,
+                       origin_mark, qbo_payment_body, read_origin_mark)
+
+__all__ = [
+    "ENTITIES", "QBO_TYPE", "LIST_TYPES", "NAME_TYPES", "DOCUMENT_TYPES", "PAYMENT_TYPES", "CREDIT_TYPES",
+    "ACCOUNT_TYPES", "ACCOUNT_TYPES_BACK", "ITEM_TYPES", "ITEM_TYPES_BACK", "DISCOUNT_LINE", "TAX_LINE",
+    "CREDIT_APPLICATION", "PAYMENT_MARK_QBO", "PAYMENT_MARK_BILLCOM", "MAPPERS", "Mapper",
+    "read_qbo", "read_billcom", "qbo_body", "qbo_update_body", "billcom_body",
+    "qbo_payment_body", "billcom_payment_body", "origin_mark", "read_origin_mark",
+    "neutral", "refs_in", "diff", "lines_total",
+]
+
+# object type -> Mapper
+MAPPERS = {**lists.MAPPERS, **parties.MAPPERS, **documents.MAPPERS, **payments.MAPPERS}
+
+
+def _label(object_type):
+    return object_type.replace("_", " ").capitalize()
+
+
+def read_qbo(object_type, obj):
+    """A QBO object as a Record; raises MappingError naming the field."""
+    rid = _qbo_id(obj)
+    entity = ENTITIES[object_type][0]
+    if _str(obj.get("status")) == "Deleted":
+        return Record(object_type, "qbo", rid, obj.get("SyncToken"), {}, f"{_label(object_type)} {rid}",
+                      facts={"deleted": True})
+    try:
+        record = MAPPERS[object_type].read_qbo(obj)
+    except MappingError as err:
+        err.record = err.record or f"QuickBooks {entity} {rid}"
+        raise
+    values, label, key, facts = record
+    facts.setdefault("active", obj.get("Active", True) is not False)
+    return Record(object_type, "qbo", rid, str(obj.get("SyncToken", "")), values, label, key, facts)
+
+
+def read_billcom(object_type, obj):
+    rid = _bc_id(obj)
+    try:
+        values, label, key, facts = MAPPERS[object_type].read_billcom(obj)
+    except MappingError as err:
+        err.record = err.record or f"Bill.com {ENTITIES[object_type][1].split('/')[-1]} {rid}"
+        raise
+    facts.setdefault("active", not obj.get("archived", False))
+    return Record(object_type, "billcom", rid, str(obj.get("updatedTime") or ""), values, label, key, facts)
+
+
+def qbo_body(object_type, values, resolve, ctx):
+    """A QBO create body from neutral values. ``resolve(token)`` -> QBO id."""
+    write = getattr(MAPPERS.get(object_type), "qbo_body", None)
+    if write is None:
+        raise ValueError(f"no QBO body for {object_type}")
+    return write(values, resolve, ctx)
+
+
+def qbo_update_body(object_type, values, resolve, ctx, current):
+    """A sparse QBO update: the create body plus Id and the current SyncToken."""
+    body = qbo_body(object_type, values, resolve, ctx)
+    body.update({"Id": current.remote_id, "SyncToken": current.version, "sparse": True})
+    if object_type in LIST_TYPES + NAME_TYPES and "active" in values:
+        body["Active"] = bool(values["active"])
+    return body
+
+
+def billcom_body(object_type, values, resolve):
+    """A Bill.com create body from neutral values. ``resolve(token)`` -> Bill.com id."""
+    write = getattr(MAPPERS.get(object_type), "billcom_body", None)
+    if write is None:
+        raise ValueError(f"no Bill.com body for {object_type}")
+    return write(values, resolve)

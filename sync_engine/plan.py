@@ -1,0 +1,126 @@
+"""A Plan: one item per record that needs a decision, and the link map it was
+planned against.
+
+The planner builds a Plan; a preview is a Plan, rendered; the executor
+carries one out. Directions and the actions that write are named here, for
+both of them.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .config import OBJECT_TYPES
+from .store import RunLine
+
+# Plan actions that write: create, update, and ending a twin (archive a
+# document, void a payment) after its source ended.
+WRITE_ACTIONS = ("create", "update", "archive", "void")
+QBO_TO_BC = "qbo_to_billcom"
+BC_TO_QBO = "billcom_to_qbo"
+NO_DIRECTION = "none"
+
+
+class LinkIndex:
+    """The link map in memory, with lookups both ways."""
+
+    def __init__(self, links=()):
+        self.by_qbo, self.by_bc = {}, {}
+        for link in links:
+            self.add(link)
+
+    def add(self, link):
+        self.by_qbo[(link.object_type, link.qbo_id)] = link
+        self.by_bc[(link.object_type, link.billcom_id)] = link
+
+    def qbo_token(self, ref):
+        return f"{ref.object_type}|{ref.remote_id}"
+
+    def billcom_token(self, ref):
+        link = self.by_bc.get((ref.object_type, ref.remote_id))
+        if link:
+            return f"{ref.object_type}|{link.qbo_id}"
+        return f"{ref.object_type}|bc:{ref.remote_id}"
+
+    def token(self, record):
+        return self.qbo_token if record.side == "qbo" else self.billcom_token
+
+    def to_billcom(self, token):
+        kind, rid = token.split("|", 1)
+        if rid.startswith("bc:"):
+            return rid[3:]
+        link = self.by_qbo.get((kind, rid))
+        return link.billcom_id if link else None
+
+    def to_qbo(self, token):
+        kind, rid = token.split("|", 1)
+        if rid.startswith("bc:"):
+            link = self.by_bc.get((kind, rid[3:]))
+            return link.qbo_id if link else None
+        return rid
+
+
+@dataclass
+class PlanItem:
+    """One planned action with what the executor needs to carry it out. The
+    executor decides from these fields only, never from the rule code."""
+    line: RunLine
+    source: object = None        # Record on the side the change comes from
+    target: object = None        # Record on the other side, when known (updates, links)
+    values: dict = None          # neutral values to write
+    retry_next_run: bool = False  # held: read it again next run even if it did not change
+    drop_classes: bool = False    # write it without classes (rule class_per_line)
+
+    def __post_init__(self):
+        if self.line.action == "conflict":  # a held record is looked at again every run
+            self.retry_next_run = True
+
+    @property
+    def object_type(self):
+        return self.line.object_type
+
+
+@dataclass
+class Plan:
+    items: list = field(default_factory=list)
+    cursors: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    full_read: dict = field(default_factory=dict)
+    retries: list = field(default_factory=list)
+    links: object = None          # the link map as planning saw it (matches included)
+
+    @property
+    def lines(self):
+        return [item.line for item in self.items]
+
+    def writes(self):
+        return [i for i in self.items if i.line.action in WRITE_ACTIONS]
+
+    def counts(self):
+        """{(object_type, direction, action): n}"""
+        out = defaultdict(int)
+        for item in self.items:
+            out[(item.line.object_type, item.line.direction, item.line.action)] += 1
+        return dict(out)
+
+    def render(self, width=100):
+        """The preview as text: counts per object type and direction, then every
+        line that is not a plain create (skips with their rule, conflicts, updates
+        with their field differences, errors)."""
+        out = ["Plan: %d record(s), %d to create or update" % (len(self.items), len(self.writes()))]
+        mode = self.facts.get("payment_sync_mode")
+        if mode:
+            out.append(f"Payment sync: {mode.replace('_', '-')}. "
+                       f"Credit memos: {'sync' if self.facts.get('credit_memos_sync') else 'do not sync'}.")
+        out.append(f"{'object type':<18}{'direction':<18}{'action':<10}{'count':>7}")
+        for (otype, direction, action), n in sorted(self.counts().items(),
+                                                    key=lambda kv: (OBJECT_TYPES.index(kv[0][0]), kv[0][1:])):
+            out.append(f"{otype:<18}{direction:<18}{action:<10}{n:>7}")
+        detail = [i.line for i in self.items if i.line.action != "create" or i.line.rule_code]
+        if detail:
+            out.append("")
+            out.append("Details:")
+        for line in detail:
+            why = f"[{line.rule_code}] " if line.rule_code else ""
+            out.append(f"- {line.action:<8} {line.record}: {why}{line.message or ''}".rstrip()[:width * 3])
+            for name, (old, new) in sorted((line.diff or {}).items()):
+                out.append(f"      {name}: {old!r} -> {new!r}")
+        return "\n".join(out)
