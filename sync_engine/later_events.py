@@ -33,7 +33,14 @@ class LaterEvents:
             source, how = "qbo", "deleted" if q.deleted else "voided"
         elif b is not None and not b.facts.get("active", True):
             if snap.get("origin") != "billcom":
-                return None  # QuickBooks is the book of record for what came from it
+                # QuickBooks is the book of record for what came from it: nothing
+                # is deleted there, but the difference is said on every run
+                label = (q.label if q is not None and not q.deleted else None) or b.label
+                return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code="deleted",
+                                        qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned",
+                                        message="Archived in Bill.com after it synced; QuickBooks keeps it, as it was "
+                                                "entered there. Delete or void it in QuickBooks if it should go, or "
+                                                "restore it in Bill.com."))
             source, how = "billcom", "archived"
         else:
             return None

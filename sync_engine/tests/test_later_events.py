@@ -113,3 +113,34 @@ def test_a_quickbooks_bill_deleted_then_paid_in_billcom_is_held_and_the_run_goes
         again = c.run()
         assert again.state == "done"
         assert [l.rule_code for l in _lines(again, object_type="bill_payment", action="conflict")] == ["deleted"]
+
+
+def test_a_billcom_bill_archived_after_it_synced_is_deleted_in_quickbooks_while_unpaid():
+    with demo_company() as c:
+        b = c.sb.billcom
+        acme = next(v for v in b.all("vendors") if v["name"] == "Acme Paper Co")
+        bill = b.add("bills", {"vendorId": acme["id"], "invoice": {"invoiceNumber": "AP-790", "invoiceDate": "2026-11-18"},
+                               "dueDate": "2026-12-18", "approvalStatus": "APPROVED",
+                               "billLineItems": [{"amount": 77.00, "description": "Envelopes"}]})
+        c.run()
+        assert _qbo(c, "Bill", DocNumber="AP-790")
+        b.user_update("bills", bill["id"], {"archived": True})
+        result = c.run()
+        assert [(l.action, l.direction, l.state) for l in _lines(result, object_type="bill", action="archive")] \
+            == [("archive", "billcom_to_qbo", "done")]
+        assert not [o for o in c.sb.qbo.all("Bill") if o.get("DocNumber") == "AP-790"]
+        assert _tie_out(c).agrees, _tie_out(c).render()
+
+
+def test_a_quickbooks_bill_archived_in_billcom_stays_in_quickbooks_and_is_held_for_a_person():
+    with demo_company() as c:
+        c.run()
+        c.sb.billcom.user_update("bills", _bc_bill(c, "PG-NOV")["id"], {"archived": True})
+        for _ in range(2):  # said on every run until a person decides
+            result = c.run()
+            held = [l for l in result.lines if "PG-NOV" in l.record]
+            assert [(l.action, l.rule_code) for l in held] == [("conflict", "deleted")]
+            assert "QuickBooks keeps it" in held[0].message
+        assert Decimal(str(_qbo(c, "Bill", DocNumber="PG-NOV")["Balance"])) == Decimal("412.37")
+        report = _tie_out(c)
+        assert [d.field for d in report.differences if "PG-NOV" in d.record] == ["open balance"]
