@@ -17,8 +17,8 @@ import sys
 import threading
 from collections import Counter, defaultdict
 
-from .config import OBJECT_TYPES, ConnectionConfig
-from .errors import SyncError
+from .config import OBJECT_TYPES, ConnectionConfig, write_json_file
+from .errors import ConfigError, SyncError
 from .secrets import Scrubber, ScrubbingFilter
 
 
@@ -79,7 +79,13 @@ def cmd_sandbox(args):
     print(json.dumps(sb.info()), flush=True)
     if args.write_config:
         config = sb.connection_config(store_path=os.path.splitext(args.write_config)[0] + ".sqlite")
-        config.save(args.write_config)
+        try:
+            config.save(args.write_config)  # 0600 from the start: it holds the secrets
+        except OSError as exc:
+            sb.stop()
+            print(f"error: {args.write_config}: cannot write the configuration ({exc.strerror or exc})",
+                  file=sys.stderr)
+            return 2
         print(f"configuration written to {args.write_config}", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
@@ -132,21 +138,24 @@ def cmd_demo(args):
 
 def cmd_preview_or_sync(args):
     from .service import SyncService
-    config = ConnectionConfig.load(args.config)
+    try:
+        config = ConnectionConfig.load(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     scrub = Scrubber(source=config.secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(ScrubbingFilter(scrub))
     store = _store(config, args.store)
 
     def save_tokens(tokens):
-        # keep the rotated refresh token at once, or the next run cannot connect
-        data = json.load(open(args.config, encoding="utf-8"))
+        # keep the rotated refresh token at once, or the next run cannot connect; the
+        # file is replaced in one step and keeps its mode (it holds the secrets)
+        with open(args.config, encoding="utf-8-sig") as handle:
+            data = json.load(handle)
         data["qbo"].update(refresh_token=tokens.refresh_token, access_token=tokens.access_token,
                            access_token_expires_at=tokens.access_token_expires_at)
-        tmp = args.config + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-        os.replace(tmp, args.config)
+        write_json_file(args.config, data)
 
     service = SyncService(config, store, on_tokens=save_tokens, progress=_progress(sys.stderr))
     try:

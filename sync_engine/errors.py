@@ -69,7 +69,30 @@ class MalformedResponse(RemoteError):
 
 
 class ConfigError(SyncError):
-    """The connection's configuration is incomplete or wrong."""
+    """The connection's configuration is incomplete or wrong.
+
+    ``file`` is the configuration file (when there is one), ``key`` the dotted
+    name of the offending setting (``qbo.client_id``, ``settings.object_types[2]``),
+    ``problem`` what is wrong with it and ``expected`` what it should be. The
+    message is one line: ``file: key: problem; expected ...``."""
+
+    def __init__(self, problem, file=None, key=None, expected=None):
+        self.problem = _one_line(problem)
+        self.file = file
+        self.key = key
+        self.expected = expected
+        super().__init__(str(self))
+
+    def __str__(self):
+        parts = [str(p) for p in (self.file, self.key) if p]
+        text = ": ".join(parts + [self.problem])
+        if self.expected:
+            text += f"; expected {self.expected}"
+        return _one_line(text)
+
+
+def _one_line(text):
+    return " ".join(str(text).splitlines()).replace("\t", " ")
 
 
 class SyncAlreadyRunning(SyncError):

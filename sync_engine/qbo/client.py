@@ -23,6 +23,7 @@ import requests
 
 from ..pacing import Clock, RateLimiter, backoff_delays, shared
 from ..records import json_dumps
+from ..secrets import Scrubber
 from ..transport import new_session
 from .errors import (CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse, QBOReconnectNeeded,
                      QBOServerError, QBOThrottled, QBOValidationError, error_from_fault)
@@ -102,6 +103,9 @@ class QBOClient:
         self.batch_limiter = shared("qbo-batches", (self.realm_id, batch_per_minute), self.clock,
                                     lambda: RateLimiter([(batch_per_minute, 60)], self.clock))
         self._token_lock = threading.RLock()
+        # whatever a token endpoint echoes back (the Basic credential, a token) never reaches an error
+        self._scrubber = Scrubber(source=lambda: (self._client_secret, self.refresh_token, self.access_token,
+                                                  (self.client_id, self._client_secret)))
         self._stats_lock = threading.Lock()
         self.stats = {"requests": collections.Counter(), "retries": 0, "throttled_waits": 0,
                       "throttle_wait_seconds": 0.0, "backoff_seconds": 0.0, "token_refreshes": 0}
@@ -157,8 +161,8 @@ class QBOClient:
                               data=json.dumps({"token": token}),
                               headers={"Content-Type": "application/json"})
         if response.status_code >= 400:
-            raise QBOAuthError(f"QuickBooks did not revoke the connection (HTTP {response.status_code})",
-                               status=response.status_code, code=self._oauth_error(response))
+            raise self._clean(QBOAuthError(f"QuickBooks did not revoke the connection (HTTP {response.status_code})",
+                                           status=response.status_code, code=self._oauth_error(response)))
         with self._token_lock:
             self.access_token = None
             self.access_token_expires_at = None
@@ -170,11 +174,26 @@ class QBOClient:
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
     @staticmethod
-    def _oauth_error(response):
+    def _oauth_field(response, name):
         try:
-            return (response.json() or {}).get("error")
+            payload = response.json()
         except ValueError:
             return None
+        value = payload.get(name) if isinstance(payload, dict) else None
+        return value if isinstance(value, str) else None
+
+    def _oauth_error(self, response):
+        return self._scrubber(self._oauth_field(response, "error"))
+
+    def _clean(self, error):
+        """The error with every credential masked: an OAuth endpoint may echo the
+        request (its Basic credential, the tokens in its form) in what it answers."""
+        for name in ("message", "detail", "code", "field"):
+            setattr(error, name, self._scrubber(getattr(error, name, None)))
+        if getattr(error, "errors", None):
+            error.errors = [{k: self._scrubber(v) for k, v in e.items()} for e in error.errors]
+        error.args = (error.message,)
+        return error
 
     def _token_call(self, form, exchange=False):
         response = self._send("POST", self.token_url, kind="token", auth_basic=True, data=form,
@@ -182,20 +201,8 @@ class QBOClient:
                                        "x-include-refresh-token-hard-expires-in": "true"})
         status = response.status_code
         if status != 200:
-            error = self._oauth_error(response)
-            try:
-                description = (response.json() or {}).get("error_description")
-            except ValueError:
-                description = None
-            if error == "invalid_grant":
-                message = ("QuickBooks refused the authorization code; start the connection again"
-                           if exchange else RECONNECT_MESSAGE)
-                raise QBOReconnectNeeded(message, code=error, status=status, detail=description)
-            if error == "invalid_client" or status == 401:
-                raise QBOAuthError("QuickBooks rejected the app's client id or secret", code=error or "invalid_client",
-                                   status=status, detail=description)
-            raise QBOAuthError(f"QuickBooks's token endpoint answered HTTP {status}", code=error, status=status,
-                               detail=description)
+            self._scrubber.learn([form.get("code"), form.get("refresh_token")])
+            raise self._clean(self._token_error(response, status, exchange))
         try:
             payload = response.json()
         except ValueError:
@@ -209,6 +216,20 @@ class QBOClient:
         if self.on_tokens:
             self.on_tokens(tokens)
         return tokens
+
+    def _token_error(self, response, status, exchange):
+        """The typed error for a token answer that is not 200."""
+        error = self._oauth_field(response, "error")
+        description = self._oauth_field(response, "error_description")
+        if error == "invalid_grant":
+            message = ("QuickBooks refused the authorization code; start the connection again"
+                       if exchange else RECONNECT_MESSAGE)
+            return QBOReconnectNeeded(message, code=error, status=status, detail=description)
+        if error == "invalid_client" or status == 401:
+            return QBOAuthError("QuickBooks rejected the app's client id or secret", code=error or "invalid_client",
+                                status=status, detail=description)
+        return QBOAuthError(f"QuickBooks's token endpoint answered HTTP {status}", code=error, status=status,
+                            detail=description)
 
     def _current_access_token(self):
         with self._token_lock:
@@ -337,7 +358,7 @@ class QBOClient:
                 transient = self._transient(transient, error.message, status, error)
                 continue
             if fault is not None:
-                raise error_from_fault(fault, status=status, intuit_tid=tid)
+                raise self._clean(error_from_fault(fault, status=status, intuit_tid=tid))
             if status >= 400:
                 cls = QBOAuthError if status == 403 else QBOValidationError
                 raise cls(f"QuickBooks answered HTTP {status}", status=status)
@@ -360,10 +381,9 @@ class QBOClient:
             return None, None, True
         return payload, find_fault(payload), False
 
-    @staticmethod
-    def _error(fault, status, tid, default_cls, message):
+    def _error(self, fault, status, tid, default_cls, message):
         if fault is not None:
-            return error_from_fault(fault, status=status, intuit_tid=tid)
+            return self._clean(error_from_fault(fault, status=status, intuit_tid=tid))
         return default_cls(message, status=status, intuit_tid=tid)
 
     # ============================================================ reads

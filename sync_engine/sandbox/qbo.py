@@ -56,9 +56,11 @@ class QBOSandbox(HttpMixin, EntitiesMixin, DocumentsMixin, QueryMixin, ChangesMi
     Fault kinds for ``inject`` besides the generic ones: ``expired_token``
     (401, code 3200), ``throttle_xml`` and ``429`` (429 with the XML throttle
     body), ``throttle_403`` (403 with that body), ``stale`` (400, 5010),
-    ``server_fault`` (500 SystemFault), ``fault_in_200`` (a Fault inside a 200)
-    and ``commit_then_drop`` (the request is carried out and stored, then the
-    connection drops before the answer: what ``requestid`` exists for).
+    ``server_fault`` (500 SystemFault), ``fault_in_200`` (a Fault inside a 200),
+    ``echo_request`` (400 ``invalid_request`` whose ``error_description`` echoes
+    the request's headers, its Basic credential and its body; meant for the token
+    endpoint) and ``commit_then_drop`` (the request is carried out and stored,
+    then the connection drops before the answer: what ``requestid`` exists for).
     """
 
     name = "qbo-sandbox"

@@ -74,6 +74,14 @@ class HttpMixin:
             fault = QBOFault("6000", "A business validation error has occurred while processing your request",
                              "Business Validation Error: injected")
             return Response(200, {"Fault": fault.fault(), "time": self._time()})
+        if kind == "echo_request":
+            # a gateway that answers a token request with the request itself in the error:
+            # its headers (the Basic credential too), that credential alone and the form
+            authorization = request.headers.get("authorization", "")
+            echoed = json.dumps(request.headers, sort_keys=True)
+            return Response(400, {"error": "invalid_request", "error_description": (
+                f"Request rejected. Received headers: {echoed}; credentials: {authorization.partition(' ')[2]}; "
+                f"body: {request.body.decode('utf-8', 'replace')}")})
         if kind == "commit_then_drop":
             # the work is done and stored, then the connection drops before the answer
             response = self.dispatch(request)
