@@ -178,9 +178,50 @@ class Connection(models.Model):
     def _is_due(self, now):
         """The ``schedule`` rule: automatic sync once a day."""
         self.ensure_one()
-        verdict = engine.engine_rules.schedule(
+        verdict = self._rule_schedule(
             self.auto_sync, self.last_sync or None, now, running=self._lock_is_live(now), interval=SCHEDULE_INTERVAL)
         return verdict.allowed
+
+    # ------------------------------------------------------------------ rules
+    # One method a rule, named after its code: the engine consults these for
+    # this connection (engine.ConnectionRules). Override one in a module that
+    # inherits the connection to change the rule; each returns the engine's
+    # Verdict (allowed, code, message).
+    def _rule_payment_sync_mode(self, signup_date, under_accountant_console):
+        return engine.engine_rules.payment_sync_mode(signup_date, under_accountant_console)
+
+    def _rule_paid_in_qbo(self, total, balance, already_linked=False):
+        return engine.engine_rules.paid_in_qbo(total, balance, already_linked)
+
+    def _rule_no_attachments(self, attachment_count):
+        return engine.engine_rules.no_attachments(attachment_count)
+
+    def _rule_credit_memo_start_date(self, start_date):
+        return engine.engine_rules.credit_memo_start_date(start_date)
+
+    def _rule_class_per_line(self, class_tracking_per_line, direction):
+        return engine.engine_rules.class_per_line(class_tracking_per_line, direction)
+
+    def _rule_non_usd(self, currency):
+        return engine.engine_rules.non_usd(currency)
+
+    def _rule_approved_only(self, sync_only_approved_bills, approval_status):
+        return engine.engine_rules.approved_only(sync_only_approved_bills, approval_status)
+
+    def _rule_schedule(self, auto_sync, last_sync, now, running=False, interval=SCHEDULE_INTERVAL):
+        return engine.engine_rules.schedule(auto_sync, last_sync, now, running=running, interval=interval)
+
+    def _rule_document_total(self, lines_total, discount, tax, source_total, side):
+        return engine.engine_rules.document_total(lines_total, discount, tax, source_total, side)
+
+    def _rule_carried_shape(self, object_type, values, target_side):
+        return engine.engine_rules.carried_shape(object_type, values, target_side)
+
+    def _rule_target_accepts(self, object_type, values, target_side):
+        return engine.engine_rules.target_accepts(object_type, values, target_side)
+
+    def _rule_unique_name(self, name, clashes, target_side):
+        return engine.engine_rules.unique_name(name, clashes, target_side)
 
     # -------------------------------------------------------------- preview/run
     def _preview(self, object_types=None):
@@ -190,7 +231,8 @@ class Connection(models.Model):
         self.check_access("read")
         config = self._engine_config(object_types)
         store = OdooStore(self, readonly=True)
-        service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver())
+        service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver(),
+                                      rule_book=engine.ConnectionRules(self))
         try:
             plan = service.preview()
         except engine.engine_errors.ReconnectNeeded as exc:
@@ -237,7 +279,8 @@ class Connection(models.Model):
             store.scrub.learn([tokens.access_token, tokens.refresh_token])
             save_tokens(tokens)
 
-        service = engine.sync_service(config, store, on_tokens=on_tokens, progress=progress)
+        service = engine.sync_service(config, store, on_tokens=on_tokens, progress=progress,
+                                      rule_book=engine.ConnectionRules(self))
         try:
             result = service.run(trigger, user=self.env.user.login)
         except engine.engine_errors.SyncAlreadyRunning as exc:

@@ -94,6 +94,28 @@ def make_config(qbo=None, billcom=None, facts=None, settings=None, name="connect
 REMOTE_FAILURES = (engine_errors.SyncError, OSError)
 
 
-def sync_service(config, store, on_tokens=None, progress=None):
+def sync_service(config, store, on_tokens=None, progress=None, rule_book=None):
     """The engine's ``SyncService`` for one connection (the engine shares pacing per account)."""
-    return service().SyncService(config, store, on_tokens=on_tokens, progress=progress)
+    return service().SyncService(config, store, on_tokens=on_tokens, progress=progress, rule_book=rule_book)
+
+
+class ConnectionRules(engine_rules.RuleBook):
+    """The engine's rule book for one connection: each rule asks the
+    connection's ``_rule_<code>`` method, whose default is the engine's rule, so
+    a module inheriting ``billcom_qbo.connection`` changes a rule by overriding
+    that method."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+
+def _ask_connection(name):
+    def rule(self, *args, **kwargs):
+        return getattr(self.connection, f"_rule_{name}")(*args, **kwargs)
+    rule.__name__ = rule.__qualname__ = name
+    rule.__doc__ = f"The connection's _rule_{name}."
+    return rule
+
+
+for _name in engine_rules.RULE_NAMES:
+    setattr(ConnectionRules, _name, _ask_connection(_name))

@@ -36,18 +36,19 @@ UNFILTERABLE = {"payment-terms"}
 
 
 class Planner(LaterEvents):
-    def __init__(self, config, store, remote, clock=None):
+    def __init__(self, config, store, remote, clock=None, rule_book=None):
         self.config = config
         self.store = store
         self.remote = remote
         self.clock = clock or remote.clock
         self.types = config.object_types()
+        self.rules = rule_book or rules.RuleBook()  # the rules this connection follows
 
     # ------------------------------------------------------------- facts
     def connection_facts(self):
         facts = self.config.facts
-        mode = rules.payment_sync_mode(facts.signup_date, facts.under_accountant_console)
-        credits = rules.credit_memo_start_date(facts.start_date)
+        mode = self.rules.payment_sync_mode(facts.signup_date, facts.under_accountant_console)
+        credits = self.rules.credit_memo_start_date(facts.start_date)
         return _Facts(self.remote, {"payment_sync_mode": mode.value, "payment_rule": mode,
                                     "credit_memos_sync": credits.allowed, "credit_rule": credits})
 
@@ -264,13 +265,13 @@ class Planner(LaterEvents):
             if len(recs) > 1:
                 for rec in recs:
                     others = [r.values["name"] for r in recs if r is not rec]
-                    out[("billcom", rec.remote_id)] = rules.unique_name(rec.values["name"], others, "qbo")
+                    out[("billcom", rec.remote_id)] = self.rules.unique_name(rec.values["name"], others, "qbo")
                 for q in q_ok:
                     if q.natural_key == key and (otype, q.remote_id) not in links.by_qbo:
-                        out[("qbo", q.remote_id)] = rules.unique_name(
+                        out[("qbo", q.remote_id)] = self.rules.unique_name(
                             q.values["name"], [r.values["name"] for r in recs], "qbo")
             elif clash and clash[1] != recs[0].remote_id:
-                out[("billcom", recs[0].remote_id)] = rules.unique_name(recs[0].values["name"], [clash[0]], "qbo")
+                out[("billcom", recs[0].remote_id)] = self.rules.unique_name(recs[0].values["name"], [clash[0]], "qbo")
         return out
 
     def _look_up_twins(self, otype, items, links):
@@ -349,31 +350,43 @@ class Planner(LaterEvents):
         if rec.deleted or not rec.facts.get("active", True):
             return rules.Verdict(False, "inactive", "Inactive or deleted; nothing to create on the other side.")
         if otype in DOCUMENT_TYPES:
-            verdict = rules.non_usd(rec.facts.get("currency"))
+            verdict = self.rules.non_usd(rec.facts.get("currency"))
             if not verdict.allowed:
                 return verdict
             if rec.facts.get("voided"):
                 return rules.Verdict(False, "voided", "Voided; nothing to send.")
             if direction == QBO_TO_BC and otype in ("bill", "invoice"):
-                verdict = rules.paid_in_qbo(rec.facts["total"], rec.facts["balance"])
+                verdict = self.rules.paid_in_qbo(rec.facts["total"], rec.facts["balance"])
                 if not verdict.allowed:
                     return verdict
             if direction == BC_TO_QBO and otype == "bill":
-                verdict = rules.approved_only(self.config.settings.sync_only_approved_bills,
+                verdict = self.rules.approved_only(self.config.settings.sync_only_approved_bills,
                                               rec.facts.get("approval_status"))
                 if not verdict.allowed:
                     return verdict
             if not rec.values.get("number") and otype in ("bill", "invoice"):
                 return rules.Verdict(False, "bad_data", "A bill or invoice number is required to sync.")
-            verdict = _money_verdict(otype, rec, direction)
+            verdict = self._money_verdict(otype, rec, direction)
             if verdict:
                 return verdict
         if otype in NAME_TYPES and rec.facts.get("currency", "USD") != "USD":
-            return rules.non_usd(rec.facts.get("currency"))
-        verdict = rules.target_accepts(otype, rec.values, _target(direction))
+            return self.rules.non_usd(rec.facts.get("currency"))
+        verdict = self.rules.target_accepts(otype, rec.values, _target(direction))
         if not verdict.allowed:
             return verdict
         return None
+
+    def _money_verdict(self, otype, rec, direction):
+        """A document goes only with the total it has at its source: its lines,
+        discount and tax must add up to that total, and the target must be able to
+        hold each of them (rules document_total and shape_not_carried)."""
+        values = rec.values
+        verdict = self.rules.document_total(lines_total(values), values.get("discount"), values.get("tax"),
+                                            rec.facts["total"], rec.side)
+        if not verdict.allowed:
+            return verdict
+        verdict = self.rules.carried_shape(otype, values, _target(direction))
+        return None if verdict.allowed else verdict
 
     def _missing_refs(self, rec, links, target_side):
         """References that will not exist on the target side: neither linked nor
@@ -431,9 +444,9 @@ class Planner(LaterEvents):
         (QBO -> Bill.com), invoice classes dropped (Bill.com -> QBO)."""
         if rec.side == "qbo" and otype in DOCUMENT_TYPES:
             count = self.attachments(ENTITIES[otype][0], rec.remote_id)
-            return rules.no_attachments(count) if count else None
+            return self.rules.no_attachments(count) if count else None
         if rec.side == "billcom" and otype == "invoice" and _has_classes(rec.values):
-            verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
+            verdict = self.rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
             return None if verdict.allowed else verdict
         return None
 
@@ -476,20 +489,20 @@ class Planner(LaterEvents):
         else:
             source, target, values, old = b, q, b_vals, snap.get("billcom")
         if otype in DOCUMENT_TYPES and source.facts.get("currency", "USD") != "USD":
-            verdict = rules.non_usd(source.facts.get("currency"))
+            verdict = self.rules.non_usd(source.facts.get("currency"))
             return PlanItem(RunLine(otype, direction, "skip", rec.label, link.qbo_id, link.billcom_id,
                                     rule_code=verdict.code, message=verdict.message, state="planned"))
         changes = diff(old, values)
         if otype in DOCUMENT_TYPES and set(changes) == set():
             return None
-        verdict = _money_verdict(otype, source, direction) if otype in DOCUMENT_TYPES else None
+        verdict = self._money_verdict(otype, source, direction) if otype in DOCUMENT_TYPES else None
         if verdict:
             return PlanItem(RunLine(otype, direction, "skip", rec.label, link.qbo_id, link.billcom_id,
                                     rule_code=verdict.code, message=verdict.message, diff=changes,
                                     state="planned"))
         code = message = None
         if otype == "invoice" and direction == BC_TO_QBO and _has_classes(values):
-            verdict = rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
+            verdict = self.rules.class_per_line(facts["class_per_line"], BC_TO_QBO)
             if not verdict.allowed:
                 code, message = verdict.code, verdict.message
         line = RunLine(otype, direction, "update", rec.label, link.qbo_id, link.billcom_id,
@@ -548,7 +561,7 @@ class Planner(LaterEvents):
 
     def _new_payment(self, otype, doc_type, rec, links, direction, two_way):
         if rec.facts.get("currency", "USD") != "USD":
-            verdict = rules.non_usd(rec.facts["currency"])
+            verdict = self.rules.non_usd(rec.facts["currency"])
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code, message=verdict.message))
         if rec.facts.get("voided"):
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code="voided",
@@ -638,19 +651,6 @@ def _name_key(name):
 
 def _target(direction):
     return "billcom" if direction == QBO_TO_BC else "qbo"
-
-
-def _money_verdict(otype, rec, direction):
-    """A document goes only with the total it has at its source: its lines,
-    discount and tax must add up to that total, and the target must be able to
-    hold each of them (rules document_total and shape_not_carried)."""
-    values = rec.values
-    verdict = rules.document_total(lines_total(values), values.get("discount"), values.get("tax"),
-                                   rec.facts["total"], rec.side)
-    if not verdict.allowed:
-        return verdict
-    verdict = rules.carried_shape(otype, values, _target(direction))
-    return None if verdict.allowed else verdict
 
 
 def _has_classes(values):

@@ -241,3 +241,29 @@ def unique_name(name, clashes, target_side):
     return Verdict(False, "duplicate_name",
                    f"Held: '{name}' and {others} are the same name to {target}, which ignores case and "
                    "surrounding spaces; rename or merge one of them.")
+
+
+class RuleBook:
+    """The rules a planner consults, one method a rule, named by its code. The
+    default is the function of this module; a caller hands the planner another
+    rule book to change a rule (the Odoo connection's calls its ``_rule_<code>``
+    methods, so a module inheriting the connection overrides a rule the Odoo
+    way)."""
+
+    payment_sync_mode = staticmethod(payment_sync_mode)
+    paid_in_qbo = staticmethod(paid_in_qbo)
+    no_attachments = staticmethod(no_attachments)
+    credit_memo_start_date = staticmethod(credit_memo_start_date)
+    class_per_line = staticmethod(class_per_line)
+    non_usd = staticmethod(non_usd)
+    approved_only = staticmethod(approved_only)
+    schedule = staticmethod(schedule)
+    document_total = staticmethod(document_total)
+    carried_shape = staticmethod(carried_shape)
+    target_accepts = staticmethod(target_accepts)
+    unique_name = staticmethod(unique_name)
+
+
+RULE_NAMES = ("payment_sync_mode", "paid_in_qbo", "no_attachments", "credit_memo_start_date", "class_per_line",
+              "non_usd", "approved_only", "schedule", "document_total", "carried_shape", "target_accepts",
+              "unique_name")

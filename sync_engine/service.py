@@ -27,16 +27,17 @@ _log = logging.getLogger(__name__)
 
 class SyncService:
     def __init__(self, config, store, on_tokens=None, progress=None, logger=None, clock=None,
-                 remote=None):
+                 remote=None, rule_book=None):
         self.config = config
         self.store = store
+        self.rule_book = rule_book  # None: the rules as Bill.com documents them (rules.RuleBook)
         self.progress = progress
         self.logger = logger
         self.remote = remote or Remote(config, on_tokens=on_tokens, clock=clock)
 
     def preview(self):
         """The Plan a run would carry out now. Sends no write to either side."""
-        return Planner(self.config, self.store, self.remote).plan()
+        return Planner(self.config, self.store, self.remote, rule_book=self.rule_book).plan()
 
     def run(self, trigger="manual", user=None, stop_after_writes=None, tie_out=True):
         """Take the connection's lock, plan, apply the plan, log every record;
@@ -44,7 +45,7 @@ class SyncService:
         run_id = self.store.begin_run(trigger, user)
         executor = Executor(self.config, self.store, self.remote, run_id,
                             progress=self.progress, stop_after_writes=stop_after_writes)
-        result = executor.run(lambda: Planner(self.config, self.store, self.remote).plan())
+        result = executor.run(lambda: Planner(self.config, self.store, self.remote, rule_book=self.rule_book).plan())
         result.tie_out = None
         if tie_out and result.state in ("done", "partial"):
             self._add_tie_out(result)

@@ -5,3 +5,4 @@ from . import test_lock
 from . import test_sync
 from . import test_connect
 from . import test_rpc_secrets
+from . import test_rules

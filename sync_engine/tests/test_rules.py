@@ -133,3 +133,19 @@ def test_payment_mode_and_credit_memos_follow_their_dates(day, console):
 def test_non_usd_never_raises(currency):
     verdict = rules.non_usd(currency)
     assert verdict.allowed == ((currency or "USD").upper() == "USD")
+
+
+def test_a_rule_book_that_overrides_one_rule_changes_the_plan():
+    from sync_engine.service import SyncService
+    from sync_engine.tests.sync_support import demo_company
+
+    class SendPartlyPaid(rules.RuleBook):
+        @staticmethod
+        def paid_in_qbo(total, balance, already_linked=False):
+            return rules.Verdict(True, "paid_in_qbo", "Company policy: sent whatever its balance.")
+
+    with demo_company() as c:
+        default = {l.record: l.action for l in c.service().preview().lines}
+        lenient = SyncService(c.config, c.store, clock=c.clock, rule_book=SendPartlyPaid()).preview()
+        assert default["Bill HH-2150 (Hicks Hardware)"] == "skip"
+        assert {l.record: l.action for l in lenient.lines}["Bill HH-2150 (Hicks Hardware)"] == "create"
