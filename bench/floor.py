@@ -17,19 +17,19 @@ written on the other.
 """
 import math
 
+from sync_engine.billcom.client import BULK_CREATE as BILLCOM_BULK_COLLECTIONS
+from sync_engine.billcom.client import DEFAULT_BULK_LIMIT as BILLCOM_BULK
+from sync_engine.billcom.client import MAX_IN_FLIGHT as BILLCOM_IN_FLIGHT
+from sync_engine.billcom.client import MAX_PAGE as BILLCOM_PAGE
 from sync_engine.mapping import ENTITIES
+from sync_engine.qbo.client import BATCH_MAX_ITEMS as QBO_BATCH
+from sync_engine.qbo.client import BATCHES_PER_MINUTE as QBO_BATCHES_PER_MINUTE
+from sync_engine.qbo.client import CDC_MAX_OBJECTS as QBO_CDC_PAGE
+from sync_engine.qbo.client import MAX_PAGE as QBO_PAGE
+from sync_engine.qbo.client import RATE_PER_MINUTE as QBO_PER_MINUTE
+from sync_engine.qbo.client import RATE_PER_SECOND as QBO_PER_SECOND
 
-QBO_PAGE = 1000
-QBO_CDC_PAGE = 1000
-QBO_BATCH = 30
-BILLCOM_PAGE = 100
-BILLCOM_BULK = 20
-BILLCOM_BULK_COLLECTIONS = {"vendors", "bills", "vendor-credits", "credit-memos",
-                            "classifications/chart-of-accounts", "classifications/accounting-classes",
-                            "classifications/locations", "classifications/items"}
 BILLCOM_HOURLY = 20_000
-QBO_PER_SECOND, QBO_PER_MINUTE, QBO_BATCHES_PER_MINUTE = 10, 500, 40
-BILLCOM_IN_FLIGHT = 3
 SYNCED_TYPES = tuple(ENTITIES)
 
 

@@ -11,16 +11,15 @@ import stat
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 
+from .billcom.client import PRODUCTION_BASE_URL as BILLCOM_PRODUCTION
+from .billcom.client import SANDBOX_BASE_URL as BILLCOM_SANDBOX  # noqa: F401 (re-exported)
 from .errors import ConfigError
+from .qbo.client import AUTHORIZE_URL as QBO_AUTHORIZE_URL
+from .qbo.client import PRODUCTION_BASE_URL as QBO_PRODUCTION
+from .qbo.client import REVOKE_URL as QBO_REVOKE_URL
+from .qbo.client import SANDBOX_BASE_URL as QBO_SANDBOX  # noqa: F401 (re-exported)
+from .qbo.client import TOKEN_URL as QBO_TOKEN_URL
 from .secrets import Scrubber, basic_forms
-
-QBO_PRODUCTION = "https://quickbooks.api.intuit.com"
-QBO_SANDBOX = "https://sandbox-quickbooks.api.intuit.com"
-QBO_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
-QBO_REVOKE_URL = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
-QBO_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
-BILLCOM_PRODUCTION = "https://gateway.prod.bill.com/connect"
-BILLCOM_SANDBOX = "https://gateway.stage.bill.com/connect"
 
 SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "dev_key", "password")
 

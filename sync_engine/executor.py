@@ -20,12 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from .billcom.client import BULK_CREATE as BILLCOM_BULK  # collections with a bulk create endpoint
+from .billcom.client import MAX_IN_FLIGHT as BILLCOM_WORKERS
 from .config import OBJECT_TYPES
 from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
                       neutral, qbo_body, qbo_payment_body, qbo_update_body, read_billcom, read_qbo)
 from .plan import BC_TO_QBO, QBO_TO_BC, LinkIndex
-from .qbo.client import BatchItem
+from .qbo.client import BATCH_MAX_ITEMS as QBO_BATCH_SIZE, BatchItem
 from .qbo.errors import StaleObject
 from .records import MappingError
 from .secrets import Scrubber
@@ -33,13 +35,8 @@ from .store import Link
 
 _log = logging.getLogger(__name__)
 
-QBO_BATCH_SIZE = 30
 LINE_BATCH = 500  # run lines written to the store at a time
 IN_FLIGHT_WINDOW = 12  # Bill.com answers waiting to be recorded, at most
-BILLCOM_WORKERS = 3
-# Bill.com collections with a bulk create endpoint
-BILLCOM_BULK = {"vendors", "bills", "vendor-credits", "credit-memos", "classifications/chart-of-accounts",
-                "classifications/accounting-classes", "classifications/locations", "classifications/items"}
 
 
 class StopRun(Exception):

@@ -44,6 +44,9 @@ from .errors import (BillComAuthError, BillComError, BillComMalformedResponse, B
 from .filters import (format_filter_value, format_filters, format_sort, matches,  # noqa: F401 (re-exported)
                       plan_filters)
 
+PRODUCTION_BASE_URL = "https://gateway.prod.bill.com/connect"
+SANDBOX_BASE_URL = "https://gateway.stage.bill.com/connect"
+
 CLASSIFICATION_NAMES = ("chart-of-accounts", "accounting-classes", "departments", "locations", "items", "jobs")
 CLASSIFICATIONS = tuple(f"classifications/{name}" for name in CLASSIFICATION_NAMES)
 COLLECTIONS = ("vendors", "customers", "bills", "invoices", "vendor-credits", "credit-memos",
@@ -54,6 +57,8 @@ BULK_CREATE = ("vendors", "bills", "vendor-credits", "credit-memos", *CLASSIFICA
 BULK_UPDATE = ("credit-memos", *CLASSIFICATIONS)
 NAME_FILTERABLE = ("vendors", "customers", *CLASSIFICATIONS)
 DEFAULT_BULK_LIMIT = 20
+MAX_PAGE = 100             # list page ceiling
+MAX_IN_FLIGHT = 3          # concurrent requests per developer key and organization
 SESSION_IDLE_TIMEOUT = 35 * 60
 _INDEX_RE = re.compile(r"^\s*\[(\d+)\]")
 
@@ -96,7 +101,7 @@ class ClientStats:
 
 class BillComClient:
     def __init__(self, base_url, dev_key, username, password, organization_id, clock=None, session=None,
-                 timeout=30, max_retries=5, max_in_flight=3, backoff_base=0.5, backoff_cap=30,
+                 timeout=30, max_retries=5, max_in_flight=MAX_IN_FLIGHT, backoff_base=0.5, backoff_cap=30,
                  logins_per_hour=200, bulk_limits=None):
         base_url = base_url.rstrip("/")
         if base_url.endswith("/v3"):
@@ -133,6 +138,13 @@ class BillComClient:
         self.user_id = None
         self.stats = ClientStats(self.gate)
         self._scrubber = Scrubber(source=lambda: (self._dev_key, self._password, self._session_id))
+
+    @classmethod
+    def from_account(cls, account, **options):
+        """A client for ``account`` (a ``config.BillComAccount``); ``options`` are
+        the constructor's keyword arguments (clock, session, limits, ...)."""
+        return cls(account.base_url, account.dev_key, account.username, account.password,
+                   account.organization_id, **options)
 
     def __repr__(self):
         return f"<BillComClient {self.base_url} organization {self.organization_id}>"
@@ -366,10 +378,7 @@ class BillComClient:
         """``GET /v3/organizations/{orgId}``."""
         return self._request("GET", f"/v3/organizations/{self.organization_id}", kind="organization")
 
-    def session_info(self):
-        return self._request("GET", "/v3/login/session", kind="login/session")
-
-    def list(self, collection, filters=None, sort=None, page_size=100):
+    def list(self, collection, filters=None, sort=None, page_size=MAX_PAGE):
         """Every object of ``collection`` matching ``filters``, one page at a time.
 
         ``filters`` is ``[(field, op, value), ...]`` (ANDed), ``sort`` is
@@ -378,8 +387,8 @@ class BillComClient:
         ``format_filter_value``) is asked for as broadly as needed and matched
         here exactly.
         """
-        if not 1 <= int(page_size) <= 100:
-            raise ValueError("page_size must be from 1 to 100")
+        if not 1 <= int(page_size) <= MAX_PAGE:
+            raise ValueError(f"page_size must be from 1 to {MAX_PAGE}")
         path = self._path(collection)
         params = {"max": int(page_size)}
         sent, local = plan_filters(filters)

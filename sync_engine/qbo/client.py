@@ -45,6 +45,9 @@ BATCH_MAX_ITEMS = 30
 REQUEST_ID_MAX = 50
 BATCH_REQUEST_ID_MAX = 36
 BATCH_BID_MAX = 10         # when the batch carries a requestid
+RATE_PER_MINUTE = 500      # requests per minute per company
+RATE_PER_SECOND = 10       # requests per second per company
+BATCHES_PER_MINUTE = 40    # batch requests per minute per company
 REFRESH_MARGIN = 60        # refresh an access token this many seconds before it expires
 USER_AGENT = "billcom-qbo-sync/1.0"
 RECONNECT_MESSAGE = "QuickBooks refused the refresh token; reconnect the company"
@@ -79,7 +82,8 @@ class QBOClient:
     def __init__(self, base_url, realm_id, client_id, client_secret, refresh_token, token_url,
                  revoke_url=None, access_token=None, access_token_expires_at=None, on_tokens=None, clock=None,
                  session=None, minorversion=75, timeout=30, max_retries=5, throttle_wait=60, backoff_base=0.5,
-                 backoff_cap=30, rate_per_minute=500, rate_per_second=10, batch_per_minute=40):
+                 backoff_cap=30, rate_per_minute=RATE_PER_MINUTE, rate_per_second=RATE_PER_SECOND,
+                 batch_per_minute=BATCHES_PER_MINUTE):
         self.base_url = (base_url or PRODUCTION_BASE_URL).rstrip("/")
         self.realm_id = str(realm_id) if realm_id else None
         self.client_id = client_id
@@ -109,6 +113,16 @@ class QBOClient:
         self._stats_lock = threading.Lock()
         self.stats = {"requests": collections.Counter(), "retries": 0, "throttled_waits": 0,
                       "throttle_wait_seconds": 0.0, "backoff_seconds": 0.0, "token_refreshes": 0}
+
+    @classmethod
+    def from_account(cls, account, **options):
+        """A client for ``account`` (a ``config.QBOAccount``, whose stored tokens
+        it starts from); ``options`` are the constructor's keyword arguments
+        (on_tokens, clock, session, limits, ...)."""
+        return cls(account.base_url, account.realm_id, account.client_id, account.client_secret,
+                   account.refresh_token, account.token_url, revoke_url=account.revoke_url,
+                   access_token=account.access_token, access_token_expires_at=account.access_token_expires_at,
+                   **options)
 
     def __repr__(self):
         return f"<QBOClient realm={self.realm_id} base_url={self.base_url}>"

@@ -8,7 +8,6 @@
 find both servers and their credentials.
 """
 import datetime
-import json
 
 from ..config import BillComAccount, ConnectionConfig, OrgFacts, QBOAccount, SyncSettings
 from .billcom import BillComSandbox
@@ -82,11 +81,3 @@ class Sandboxes:
     def state(self):
         """Both sides' comparable state (no volatile fields)."""
         return {"qbo": self.qbo.snapshot(), "billcom": self.billcom.snapshot()}
-
-
-def start_sandboxes(**kwargs):
-    return Sandboxes(**kwargs).start()
-
-
-def info_line(sandboxes):
-    return json.dumps(sandboxes.info())
