@@ -4,7 +4,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import engine
-from ..sync_engine import config as engine_config
 
 _logger = logging.getLogger(__name__)
 
@@ -87,19 +86,19 @@ class BillcomOrg(models.Model):
                 raise UserError(self.env._("Set the local API URL of Bill.com organization %s.", self.display_name))
             return self.local_base_url.rstrip("/")
         if self.environment == "sandbox":
-            return engine_config.BILLCOM_SANDBOX
-        return engine_config.BILLCOM_PRODUCTION
+            return engine.engine_config.BILLCOM_SANDBOX
+        return engine.engine_config.BILLCOM_PRODUCTION
 
     def _engine_account(self):
         self.ensure_one()
         org = self.sudo()
-        return engine_config.BillComAccount(
+        return engine.engine_config.BillComAccount(
             base_url=org._base_url(), dev_key=org.dev_key or "", username=org.username or "",
             password=org.password or "", organization_id=org.organization_id or "")
 
     def _engine_facts(self):
         self.ensure_one()
-        return engine_config.OrgFacts(signup_date=self.signup_date, start_date=self.start_date,
+        return engine.engine_config.OrgFacts(signup_date=self.signup_date, start_date=self.start_date,
                                       under_accountant_console=self.under_accountant_console)
 
     # ----------------------------------------------------------------- actions

@@ -5,8 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import engine
-from .odoo_store import SCRUBBED_LINE_FIELDS, OdooStore
-from ..sync_engine import config as engine_config
+from .odoo_store import OdooStore
 
 _logger = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ class Connection(models.Model):
         if not connection.billcom_org_id.signup_date or not connection.billcom_org_id.start_date:
             raise UserError(self.env._("Set the sign-up and start dates of the Bill.com organization first."))
         master = connection.master_side if connection.master_side != "none" else None
-        settings = engine_config.SyncSettings(
+        settings = engine.engine_config.SyncSettings(
             bank_account_id=connection.bank_account_id.qbo_id or None,
             deposit_account_id=connection.deposit_account_id.qbo_id or None,
             ap_account_id=connection.ap_account_id.qbo_id or None,
@@ -162,7 +161,7 @@ class Connection(models.Model):
             master_side=master,
             object_types=tuple(object_types) if object_types else None,
         )
-        return engine_config.ConnectionConfig(
+        return engine.engine_config.ConnectionConfig(
             qbo=connection.qbo_company_id._engine_account(),
             billcom=connection.billcom_org_id._engine_account(),
             facts=connection.billcom_org_id._engine_facts(),
@@ -245,8 +244,7 @@ class Connection(models.Model):
             raise UserError(self.env._("The preview could not be made: %s", scrub(str(exc)))) from exc
         scrub = engine.Scrubber(config.secrets())
         for line in plan.lines:
-            for name in SCRUBBED_LINE_FIELDS:
-                setattr(line, name, scrub(getattr(line, name, None)))
+            engine.scrub_run_line(line, scrub)
         return plan
 
     def _run_sync(self, trigger, object_types=None):
@@ -260,6 +258,8 @@ class Connection(models.Model):
         """
         self.ensure_one()
         self.check_access("read")
+        # before the configuration is built: reading them may rotate the tokens
+        self.qbo_company_id._refresh_company_facts()
         config = self._engine_config(object_types)
         store = OdooStore(self, scrub=config.secrets())
         cron = self.env["ir.cron"]

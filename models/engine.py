@@ -1,18 +1,23 @@
 """The bridge between the Odoo models and the sync engine.
 
-Everything the models need from ``sync_engine`` goes through here: building
-the engine's account objects, converting its timestamps, and keeping secrets
-out of anything that is stored or shown.
+Everything the models, wizards and controllers need from ``sync_engine`` goes
+through here (no other module of the add-on imports the engine): building the
+engine's account objects, converting its timestamps, run lines and counts into
+Odoo values, reading QuickBooks' company facts, and keeping secrets out of
+anything that is stored or shown.
 """
 import datetime
+import json
 
 from odoo.exceptions import UserError
 
-from ..sync_engine import config as engine_config
+from ..sync_engine import config as engine_config  # noqa: F401  (re-exported)
 from ..sync_engine import errors as engine_errors  # noqa: F401  (re-exported)
 from ..sync_engine import rules as engine_rules  # noqa: F401  (re-exported)
 from ..sync_engine import service as engine_service
+from ..sync_engine.plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC
 from ..sync_engine.secrets import Scrubber  # noqa: F401  (the models mask secrets with the engine's)
+from ..sync_engine.store import Link, Store  # noqa: F401  (the Odoo store implements the engine's)
 
 ALREADY_RUNNING = "A sync is already running for this connection."
 
@@ -92,6 +97,89 @@ def make_config(qbo=None, billcom=None, facts=None, settings=None, name="connect
 # What a remote chore (test connection, refresh accounts, revoke...) may raise
 # that the user should see as a message: the engine's own errors and network errors.
 REMOTE_FAILURES = (engine_errors.SyncError, OSError)
+
+
+# ------------------------------------------------------------- run lines
+# The fields of a run line kept in Odoo, and those that may carry a secret
+# (what a remote side answered), masked before they are stored or shown.
+LINE_FIELDS = ("object_type", "direction", "action", "record", "qbo_id", "billcom_id", "rule_code",
+               "message", "field", "remote_error", "state")
+SCRUBBED_LINE_FIELDS = ("record", "message", "field", "remote_error")
+DIRECTIONS = (QBO_TO_BC, BC_TO_QBO, NO_DIRECTION)
+
+
+def run_line_values(line, scrub=None):
+    """Odoo values of an engine ``RunLine``: the same for a run's logged lines
+    and a preview's planned lines. ``scrub`` masks secrets in the texts a remote
+    side may have echoed (and in the field differences)."""
+    vals = {}
+    for name in LINE_FIELDS:
+        value = getattr(line, name, None)
+        if scrub and name in SCRUBBED_LINE_FIELDS:
+            value = scrub(value)
+        vals[name] = value if value is not None else False
+    if vals["direction"] not in DIRECTIONS:
+        vals["direction"] = NO_DIRECTION
+    for name in ("qbo_id", "billcom_id"):
+        if vals[name] is not False:
+            vals[name] = str(vals[name])
+    # as the SQLite store: values JSON cannot hold (amounts, dates) are kept as text
+    diff = json.loads(json.dumps(line.diff, default=str)) if line.diff else None
+    vals["diff"] = _scrub_json(diff, scrub) if diff and scrub else (diff or False)
+    return vals
+
+
+def scrub_run_line(line, scrub):
+    """Mask secrets in an engine ``RunLine`` in place (a preview's lines, which
+    are shown, not stored); returns the line."""
+    for name in SCRUBBED_LINE_FIELDS:
+        setattr(line, name, scrub(getattr(line, name, None)))
+    if line.diff:
+        line.diff = _scrub_json(json.loads(json.dumps(line.diff, default=str)), scrub)
+    return line
+
+
+def _scrub_json(value, scrub):
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_json(v, scrub) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_json(v, scrub) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- counts
+# A run's counts, as the engine's executor closes a run with them (and as a
+# run keeps them): {"<object type>|<direction>|<action>": n}.
+def count_key(object_type, direction, action):
+    return f"{object_type}|{direction}|{action}"
+
+
+def split_count_key(key):
+    """(object type, direction, action) of a run's count key."""
+    parts = str(key).split("|")
+    parts += [""] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
+
+
+def plan_counts(plan):
+    """A preview's counts in the run's key format, so one summary renders both."""
+    return {count_key(*key): n for key, n in plan.counts().items()}
+
+
+# --------------------------------------------------------- company facts
+# What the QuickBooks company form shows of QuickBooks' preferences.
+QBO_COMPANY_FACTS = ("company_name", "class_tracking_per_txn", "class_tracking_per_line",
+                     "track_departments", "department_terminology")
+
+
+def qbo_company_facts(config, on_tokens=None):
+    """The QuickBooks company's name and preferences (class tracking per
+    transaction or per line, departments), as the engine reads them: the
+    add-on never parses QuickBooks' Preferences itself."""
+    facts = service().qbo_company_facts(config, on_tokens=on_tokens)
+    return {key: facts.get(key) for key in QBO_COMPANY_FACTS}
 
 
 def sync_service(config, store, on_tokens=None, progress=None, rule_book=None):

@@ -2,7 +2,7 @@ from odoo import fields, models
 
 
 class ObjectType(models.Model):
-    """The kinds of records the engine syncs (``sync_engine.config.OBJECT_TYPES``),
+    """The kinds of records the engine syncs (the engine's ``config.OBJECT_TYPES``),
     so a manual sync can be limited to some of them."""
     _name = "billcom_qbo.object_type"
     _description = "Synced object type"

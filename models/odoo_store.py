@@ -1,6 +1,6 @@
 """The engine's ``Store`` interface over the add-on's models.
 
-It mirrors ``sync_engine.store.SQLiteStore``: links keyed by (object type,
+It mirrors the engine's SQLite store: links keyed by (object type,
 QuickBooks id), cursors and retries kept on the connection, one run at a time
 per connection. Every method works on batches: one read, one insert and one
 update statement per call, never a query per record.
@@ -10,21 +10,14 @@ succeeds, so ``save_links``, ``begin_run``, ``end_run`` and ``set_run_message``
 commit (through ``ir.cron._commit_progress``, which also reports progress under
 the scheduler).
 """
-import json
 import logging
 
 from odoo import fields
 
 from . import engine
-from ..sync_engine.errors import SyncAlreadyRunning
-from ..sync_engine.store import Link, Store
+from .engine import Link, Store
 
 _logger = logging.getLogger(__name__)
-
-LINE_FIELDS = ("object_type", "direction", "action", "record", "qbo_id", "billcom_id", "rule_code",
-               "message", "field", "remote_error", "state")
-SCRUBBED_LINE_FIELDS = ("record", "message", "field", "remote_error")
-DIRECTIONS = {"qbo_to_billcom", "billcom_to_qbo", "none"}
 
 
 class ReadOnlyStore(Exception):
@@ -126,12 +119,12 @@ class OdooStore(Store):
         self._writable("start a run")
         connection = self.connection
         if not connection.try_lock_for_update(allow_referencing=True):
-            raise SyncAlreadyRunning(engine.ALREADY_RUNNING)
+            raise engine.engine_errors.SyncAlreadyRunning(engine.ALREADY_RUNNING)
         Run = self.env["billcom_qbo.run"]
         now = fields.Datetime.now()
         holder = connection.running_run_id
         if Run._holds_lock(holder, now):
-            raise SyncAlreadyRunning(f"{engine.ALREADY_RUNNING} ({holder.display_name})")
+            raise engine.engine_errors.SyncAlreadyRunning(f"{engine.ALREADY_RUNNING} ({holder.display_name})")
         if holder and holder.state == "running":
             holder.write({"state": "interrupted", "ended": now,
                           "message": "This run stopped without closing (its worker ended); "
@@ -157,23 +150,7 @@ class OdooStore(Store):
         self._writable("log run lines")
         if not lines:
             return
-        vals_list = []
-        for line in lines:
-            vals = {"run_id": run_id}
-            for name in LINE_FIELDS:
-                value = getattr(line, name, None)
-                if name in SCRUBBED_LINE_FIELDS:
-                    value = self.scrub(value)
-                vals[name] = value if value is not None else False
-            if vals["direction"] not in DIRECTIONS:
-                vals["direction"] = "none"
-            for name in ("qbo_id", "billcom_id"):
-                if vals[name] is not False:
-                    vals[name] = str(vals[name])
-            # as the SQLite store: values JSON cannot hold (amounts, dates) are kept as text
-            diff = json.loads(json.dumps(line.diff, default=str)) if line.diff else None
-            vals["diff"] = _scrub_json(diff, self.scrub) if diff else False
-            vals_list.append(vals)
+        vals_list = [dict(engine.run_line_values(line, self.scrub), run_id=run_id) for line in lines]
         self.env["billcom_qbo.run_line"].create(vals_list)
 
     def update_progress(self, run_id, done, total, stage=None):
@@ -221,12 +198,3 @@ class OdooStore(Store):
         self.end_run(run.id, "failed", run.counts or {},
                      self.scrub(f"The run stopped on an unexpected error: {exc}"))
 
-
-def _scrub_json(value, scrub):
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrub_json(v, scrub) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub_json(v, scrub) for v in value]
-    return value

@@ -7,7 +7,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import engine
-from ..sync_engine import config as engine_config
 
 _logger = logging.getLogger(__name__)
 
@@ -115,23 +114,23 @@ class QboCompany(models.Model):
     def _api_urls(self):
         """(base_url, token_url, authorize_url, revoke_url) for the environment."""
         self.ensure_one()
+        urls = engine.engine_config
         if self.environment == "local":
             if not self.local_base_url:
                 raise UserError(self.env._("Set the local API URL of QuickBooks company %s.", self.display_name))
             base = self.local_base_url.rstrip("/")
-            return (base, self.local_token_url or engine_config.QBO_TOKEN_URL,
-                    self.local_authorize_url or engine_config.QBO_AUTHORIZE_URL,
-                    self.local_revoke_url or engine_config.QBO_REVOKE_URL)
-        base = engine_config.QBO_SANDBOX if self.environment == "sandbox" else engine_config.QBO_PRODUCTION
-        return (base, engine_config.QBO_TOKEN_URL, engine_config.QBO_AUTHORIZE_URL,
-                engine_config.QBO_REVOKE_URL)
+            return (base, self.local_token_url or urls.QBO_TOKEN_URL,
+                    self.local_authorize_url or urls.QBO_AUTHORIZE_URL,
+                    self.local_revoke_url or urls.QBO_REVOKE_URL)
+        base = urls.QBO_SANDBOX if self.environment == "sandbox" else urls.QBO_PRODUCTION
+        return (base, urls.QBO_TOKEN_URL, urls.QBO_AUTHORIZE_URL, urls.QBO_REVOKE_URL)
 
     def _engine_account(self):
         """The engine's ``QBOAccount`` with the stored credentials."""
         self.ensure_one()
         company = self.sudo()
         base_url, token_url, authorize_url, revoke_url = company._api_urls()
-        return engine_config.QBOAccount(
+        return engine.engine_config.QBOAccount(
             base_url=base_url, realm_id=company.realm_id or "", client_id=company.client_id or "",
             client_secret=company.client_secret or "", refresh_token=company.refresh_token or None,
             token_url=token_url, revoke_url=revoke_url, authorize_url=authorize_url,
@@ -210,12 +209,26 @@ class QboCompany(models.Model):
         self._read_company_facts()
 
     def _read_company_facts(self):
+        """The company's name and preferences as the engine reads them."""
         self.ensure_one()
-        facts = engine.service().qbo_company_facts(self._engine_config(), on_tokens=self._token_saver())
-        vals = {key: facts.get(key) for key in (
-            "company_name", "class_tracking_per_txn", "class_tracking_per_line", "track_departments",
-            "department_terminology")}
-        self.sudo().write(vals)
+        self.sudo().write(engine.qbo_company_facts(self._engine_config(), on_tokens=self._token_saver()))
+
+    def _refresh_company_facts(self):
+        """Read the company facts again as a run starts.
+
+        The engine takes the class-tracking preferences from QuickBooks itself,
+        when a decision needs them (its configuration has no place for them), so
+        the form is brought up to date with what the run decides with. A failure
+        here is left to the run, which reports it with the run's own words."""
+        self.ensure_one()
+        try:
+            self._read_company_facts()
+        except engine.REMOTE_FAILURES as exc:
+            scrub = engine.Scrubber(self._engine_config().secrets())
+            _logger.info("QuickBooks company %s: preferences not read before the run: %s",
+                         self.id, scrub(str(exc)))
+            return False
+        return True
 
     def action_read_preferences(self):
         self.ensure_one()

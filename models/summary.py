@@ -1,10 +1,16 @@
-"""Readable sentences for the engine's run counts (``{"bill|qbo_to_billcom|create": 3}``)."""
+"""Readable sentences for a run's counts (``{"bill|qbo_to_billcom|create": 3}``).
+
+A run's counts and a preview's (``engine.plan_counts``) share that one key
+format; this module is the only place the Odoo layer renders them.
+"""
 from collections import defaultdict
 
+from . import engine
+
 DIRECTIONS = [
-    ("qbo_to_billcom", "QuickBooks to Bill.com"),
-    ("billcom_to_qbo", "Bill.com to QuickBooks"),
-    ("none", "Both sides (matched or held)"),
+    (engine.QBO_TO_BC, "QuickBooks to Bill.com"),
+    (engine.BC_TO_QBO, "Bill.com to QuickBooks"),
+    (engine.NO_DIRECTION, "Both sides (matched or held)"),
 ]
 ACTION_WORDS = {
     "create": "created", "update": "updated", "link": "linked", "archive": "archived or deleted",
@@ -15,22 +21,11 @@ WRITE_ACTIONS = ("create", "update", "link", "archive", "void")
 FAILED_ACTIONS = ("error", "failed")
 
 
-def split_key(key):
-    parts = list(key) if isinstance(key, (tuple, list)) else str(key).split("|")
-    parts += [""] * (3 - len(parts))
-    return parts[0], parts[1], parts[2]
-
-
 def tally(counts):
-    """{(object_type, direction): {action: n}} from the engine's flat counts."""
+    """{(object_type, direction): {action: n}} from a run's counts."""
     grouped = defaultdict(lambda: defaultdict(int))
     for key, value in (counts or {}).items():
-        if isinstance(value, dict):  # already nested: {type: {direction|action: n}}
-            for sub_key, sub_value in value.items():
-                direction, action, _ = split_key(sub_key)
-                grouped[(key, direction)][action] += int(sub_value or 0)
-            continue
-        object_type, direction, action = split_key(key)
+        object_type, direction, action = engine.split_count_key(key)
         grouped[(object_type, direction)][action] += int(value or 0)
     return grouped
 

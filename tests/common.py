@@ -1,9 +1,14 @@
-"""Shared fixtures: fresh QuickBooks and Bill.com sandboxes on 127.0.0.1 for
-every test (threads, stopped in cleanups) and the Odoo records pointing at them."""
+"""Shared fixtures: QuickBooks and Bill.com sandboxes on 127.0.0.1 (two
+servers per test class, their state started over for every test), the Odoo
+records pointing at them, and assertions named after what the add-on promises."""
 import contextlib
 import datetime
 
 from odoo.tests import TransactionCase, new_test_user
+
+from ..sync_engine.mapping import QBO_TYPE
+from ..sync_engine.sandbox import Sandboxes
+from ..sync_engine.sandbox.seed import seed_demo
 
 SIGNUP_DATE = datetime.date(2020, 3, 2)   # two-way payments, credit memos sync
 
@@ -39,14 +44,21 @@ OFFLINE_BILLCOM = _Offline(
 
 
 class SandboxMixin:
-    """Needs ``self.env``. Call ``self.start_sandboxes()`` first."""
+    """Sandboxes for a test class: call ``cls.start_sandboxes()`` in
+    ``setUpClass`` and ``self.reset_sandboxes()`` in ``setUp``. Needs ``self.env``."""
 
-    def start_sandboxes(self, seed=True):
-        from ..sync_engine.sandbox import Sandboxes  # noqa: PLC0415
-        from ..sync_engine.sandbox.seed import seed_demo  # noqa: PLC0415
-        self.sandboxes = Sandboxes().start()
-        self.addCleanup(self.sandboxes.stop)
-        self.qbo_sb, self.billcom_sb = self.sandboxes.qbo, self.sandboxes.billcom
+    sandboxes = None
+
+    @classmethod
+    def start_sandboxes(cls):
+        """Both servers, once for the class (stopped after its last test)."""
+        cls.sandboxes = Sandboxes().start()
+        cls.addClassCleanup(cls.sandboxes.stop)
+
+    def reset_sandboxes(self, seed=True):
+        """Fresh state on the running servers (new records, credentials and
+        tokens, empty logs), seeded with the demo company unless ``seed`` is false."""
+        self.qbo_sb, self.billcom_sb = self.sandboxes.qbo.reset(), self.sandboxes.billcom.reset()
         if seed:
             seed_demo(self.sandboxes)
         self.clear_sandbox_logs()
@@ -58,6 +70,23 @@ class SandboxMixin:
 
     def sandbox_writes(self):
         return self.qbo_sb.writes() + self.billcom_sb.writes()
+
+    # --------------------------------------------------------- assertions
+    def assertNothingWritten(self, msg="nothing was written to QuickBooks or Bill.com"):
+        self.assertEqual(self.sandbox_writes(), [], msg)
+
+    def assertNoSecretIn(self, texts, secrets=None):
+        """None of the connection's secrets (or ``secrets``) appears in ``texts``."""
+        secrets = self.secret_values(self.connection) if secrets is None else secrets
+        self.assertTrue(secrets, "there are secrets to look for")
+        text = "\n".join(str(t) for t in texts if t)
+        for secret in secrets:
+            self.assertNotIn(secret, text, "a secret was shown or stored")
+
+    def assertNotified(self, action, kind):
+        """An action answered with a notification of ``kind`` (success, warning, danger)."""
+        self.assertEqual(action["tag"], "display_notification", action)
+        self.assertEqual(action["params"]["type"], kind, action["params"]["message"])
 
     # ------------------------------------------------------------ records
     def create_qbo_company(self, env=None, company=None, **vals):
@@ -138,15 +167,20 @@ class SandboxMixin:
 
 
 class SyncCase(SandboxMixin, TransactionCase):
-    """A TransactionCase with sandboxes and one connection per test.
+    """A TransactionCase with seeded sandboxes and one connection per test.
 
     The code under test commits as it goes (links are kept the moment their
     write succeeds), so whatever calls the engine runs through ``new_cursor``:
     a cursor that lives inside the test's transaction."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_sandboxes()
+
     def setUp(self):
         super().setUp()
-        self.start_sandboxes()
+        self.reset_sandboxes()
         self.connection = self.create_connection()
         self.env.flush_all()
 
@@ -172,6 +206,49 @@ class SyncCase(SandboxMixin, TransactionCase):
         wizard.action_preview()
         return wizard
 
+    def run_now(self, connection=None, user=None):
+        """A manual run of the connection, as the wizard starts it; returns the run."""
+        with self.new_cursor(user=user) as env:
+            run = env["billcom_qbo.connection"].browse((connection or self.connection).id)._run_sync("manual")
+            run_id = run.id
+        return self.env["billcom_qbo.run"].browse(run_id)
+
     @staticmethod
     def line_keys(lines):
         return {(l.object_type, l.direction, l.action, l.record) for l in lines}
+
+    # --------------------------------------------------------- assertions
+    def assertRunFinished(self, run, trigger=None):
+        """The run went through to the end (some records may have failed) and
+        released its connection."""
+        self.assertTrue(run, "there is a run")
+        self.assertIn(run.state, ("done", "partial"), run.message)
+        self.assertTrue(run.ended, "the run is closed")
+        self.assertFalse(run.connection_id.running_run_id, "the run released the connection")
+        if trigger:
+            self.assertEqual(run.trigger, trigger)
+
+    def assertRunFailed(self, run):
+        """The run failed with a message and released its connection."""
+        self.assertEqual(run.state, "failed", run.message)
+        self.assertTrue(run.message, "a failed run says why")
+        self.assertFalse(run.connection_id.running_run_id, "the run released the connection")
+
+    def assertLinked(self, qbo_type, number, connection=None):
+        """The QuickBooks ``qbo_type`` (``"Bill"``, ``"Invoice"``...) numbered
+        ``number`` has exactly one link to a Bill.com record."""
+        docs = [d for d in self.qbo_sb.all(qbo_type) if d.get("DocNumber") == number]
+        self.assertEqual(len(docs), 1, f"one QuickBooks {qbo_type} {number}")
+        link = self.env["billcom_qbo.link"].search([
+            ("connection_id", "=", (connection or self.connection).id),
+            ("object_type", "=", QBO_TYPE[qbo_type]), ("qbo_id", "=", str(docs[0]["Id"]))])
+        self.assertEqual(len(link), 1, f"{qbo_type} {number} is linked once")
+        self.assertTrue(link.billcom_id, f"{qbo_type} {number} is linked to a Bill.com record")
+        return link
+
+    def assertPlanned(self, lines, record, action, rule_code=None):
+        """``record`` is planned (or was done) once, with ``action`` and, when given, ``rule_code``."""
+        matching = lines.filtered(lambda l: l.record == record)
+        self.assertEqual(matching.mapped("action"), [action], record)
+        if rule_code:
+            self.assertEqual(matching.mapped("rule_code"), [rule_code], record)

@@ -14,9 +14,14 @@ class TestConnect(SandboxMixin, HttpCase):
     """Connecting: the QuickBooks OAuth 2.0 authorization with its state check,
     disconnecting, and the Bill.com test connection."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_sandboxes()
+
     def setUp(self):
         super().setUp()
-        self.start_sandboxes(seed=False)
+        self.reset_sandboxes(seed=False)
         self.admin = self.env.ref("base.user_admin")
         self.qbo = self.create_qbo_company(refresh_token=False, realm_id=False, state="draft")
         self.authenticate("admin", "admin")
@@ -45,12 +50,16 @@ class TestConnect(SandboxMixin, HttpCase):
         self.assertFalse(qbo.access_token)
         self.assertEqual(qbo.state, "draft")
 
+    def assertNoCodeExchange(self):
+        """Odoo did not trade an authorization code for tokens at Intuit."""
+        self.assertFalse([r for r in self.qbo_sb.request_log() if r.method == "POST"], "no code exchange")
+
     # ------------------------------------------------------------ refused
     def test_callback_without_state_refused(self):
         reply = self.url_open(f"{CALLBACK}?code=abc&realmId=123")
         self.assertEqual(reply.status_code, 400)
         self.assertNoTokens()
-        self.assertFalse(self.qbo_sb.request_log(), "no code exchange was tried")
+        self.assertFalse(self.qbo_sb.request_log(), "QuickBooks was not contacted")
 
     def test_callback_with_wrong_state_refused(self):
         url, state = self.start_authorization()
@@ -62,7 +71,7 @@ class TestConnect(SandboxMixin, HttpCase):
         self.assertEqual(reply.status_code, 403)
         self.assertIn("Authorization refused", reply.text)
         self.assertNoTokens()
-        self.assertFalse([r for r in self.qbo_sb.request_log() if r.method == "POST"], "no code exchange")
+        self.assertNoCodeExchange()
 
     def test_callback_with_expired_state_refused(self):
         url, state = self.start_authorization()
@@ -72,7 +81,7 @@ class TestConnect(SandboxMixin, HttpCase):
         reply = self.url_open(callback)
         self.assertEqual(reply.status_code, 403)
         self.assertNoTokens()
-        self.assertFalse([r for r in self.qbo_sb.request_log() if r.method == "POST"])
+        self.assertNoCodeExchange()
 
     def test_state_of_another_user_refused(self):
         url, state = self.start_authorization()
@@ -112,8 +121,7 @@ class TestConnect(SandboxMixin, HttpCase):
         self.env.flush_all()
         with self.registry.cursor() as cr:
             qbo = self.qbo.with_env(self.env(cr=cr, user=self.admin))
-            result = qbo.action_refresh_accounts()
-            self.assertEqual(result["params"]["type"], "success", result)
+            self.assertNotified(qbo.action_refresh_accounts(), "success")
         self.env.invalidate_all()
         types = set(self.qbo.account_ids.mapped("account_type"))
         self.assertTrue({"Bank", "Accounts Payable", "Accounts Receivable"} <= types, types)
@@ -121,8 +129,7 @@ class TestConnect(SandboxMixin, HttpCase):
         self.assertTrue(self.qbo.sudo().refresh_token)
         with self.registry.cursor() as cr:
             qbo = self.qbo.with_env(self.env(cr=cr, user=self.admin))
-            result = qbo.action_disconnect()
-            self.assertEqual(result["params"]["type"], "success", result)
+            self.assertNotified(qbo.action_disconnect(), "success")
         self.env.invalidate_all()
         self.assertNoTokens()
 
@@ -131,7 +138,7 @@ class TestConnect(SandboxMixin, HttpCase):
         self.env.flush_all()
         with self.registry.cursor() as cr:
             result = org.with_env(self.env(cr=cr, user=self.admin)).action_test_connection()
-        self.assertEqual(result["params"]["type"], "success", result)
+        self.assertNotified(result, "success")
         self.env.invalidate_all()
         self.assertEqual(org.state, "connected")
         self.assertTrue(org.billcom_name)
@@ -141,12 +148,12 @@ class TestConnect(SandboxMixin, HttpCase):
         self.env.flush_all()
         with self.registry.cursor() as cr:
             result = org.with_env(self.env(cr=cr, user=self.admin)).action_test_connection()
-        self.assertEqual(result["params"]["type"], "danger")
+        self.assertNotified(result, "danger")
         self.env.invalidate_all()
         self.assertEqual(org.state, "error")
         self.assertTrue(org.last_error)
         self.assertIn(org.last_error, result["params"]["message"])
-        self.assertNotIn("not-the-password", result["params"]["message"])
+        self.assertNoSecretIn([result["params"]["message"], org.last_error], {"not-the-password"})
 
     def make_manager(self, login):
         from odoo.tests import new_test_user

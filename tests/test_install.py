@@ -1,6 +1,6 @@
 from odoo.tests import TransactionCase, tagged
 
-from ..sync_engine.config import OBJECT_TYPES
+from ..models.engine import engine_config
 
 
 @tagged("post_install", "-at_install")
@@ -8,7 +8,7 @@ class TestInstall(TransactionCase):
 
     def test_object_types_match_engine(self):
         codes = self.env["billcom_qbo.object_type"].search([]).mapped("code")
-        self.assertEqual(tuple(codes), OBJECT_TYPES)
+        self.assertEqual(tuple(codes), engine_config.OBJECT_TYPES)
 
     def test_cron_installed(self):
         cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")

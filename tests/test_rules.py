@@ -5,13 +5,13 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..sync_engine.rules import Verdict
+from ..models.engine import engine_rules
 from .common import SyncCase
 
 
 def _send_whatever_the_balance(self, total, balance, already_linked=False):
     """A company policy an integrator might add: partly paid bills go to Bill.com too."""
-    return Verdict(True, "paid_in_qbo", "Sent whatever its balance (company policy).")
+    return engine_rules.Verdict(True, "paid_in_qbo", "Sent whatever its balance (company policy).")
 
 
 @tagged("post_install", "-at_install")
@@ -19,11 +19,7 @@ class TestRuleMethods(SyncCase):
 
     def assertPreviewAction(self, record, action, rule_code=None):
         with self.new_cursor() as env:
-            wizard = self.preview(env)
-            lines = wizard.line_ids.filtered(lambda l: l.record == record)
-            self.assertEqual(lines.mapped("action"), [action], record)
-            if rule_code:
-                self.assertEqual(lines.mapped("rule_code"), [rule_code], record)
+            self.assertPlanned(self.preview(env).line_ids, record, action, rule_code)
 
     def test_the_engine_follows_the_connections_rule_methods(self):
         self.assertPreviewAction("Bill HH-2150 (Hicks Hardware)", "skip", "paid_in_qbo")
@@ -34,9 +30,8 @@ class TestRuleMethods(SyncCase):
         self.assertPreviewAction("Bill HH-2150 (Hicks Hardware)", "skip", "paid_in_qbo")
 
     def test_every_rule_has_a_method_on_the_connection(self):
-        from ..sync_engine.rules import RULE_NAMES
         connection = self.connection
-        for name in RULE_NAMES:
+        for name in engine_rules.RULE_NAMES:
             self.assertTrue(callable(getattr(connection, f"_rule_{name}", None)), name)
         verdict = connection._rule_non_usd("CAD")
         self.assertEqual((verdict.allowed, verdict.code), (False, "non_usd"))

@@ -2,9 +2,9 @@ from unittest.mock import patch
 
 from odoo.tests import TransactionCase, tagged
 
+from ..models.engine import Link, engine_errors
 from ..models.odoo_store import OdooStore, ReadOnlyStore
-from ..sync_engine.errors import SyncAlreadyRunning
-from ..sync_engine.store import Link, RunLine
+from ..sync_engine.store import RunLine
 from .common import SandboxMixin
 
 
@@ -71,8 +71,8 @@ class TestOdooStore(SandboxMixin, TransactionCase):
         self.assertEqual(small, large, "no query per run line")
         run = self.env["billcom_qbo.run"].browse(run_id)
         self.assertEqual(len(run.line_ids), 53)
-        text = " ".join(run.line_ids.mapped("message") + run.line_ids.mapped("remote_error"))
-        self.assertNotIn("s3cr3t-token", text)
+        self.assertNoSecretIn(run.line_ids.mapped("message") + run.line_ids.mapped("remote_error"),
+                              {"s3cr3t-token"})
         self.assertEqual(run.line_ids[0].diff, {"amount": [1, 2]})
 
     def test_cursors_and_retries(self):
@@ -86,7 +86,7 @@ class TestOdooStore(SandboxMixin, TransactionCase):
 
     def test_one_run_at_a_time(self):
         run_id = self.store.begin_run("cron")
-        with self.assertRaisesRegex(SyncAlreadyRunning, "A sync is already running for this connection"):
+        with self.assertRaisesRegex(engine_errors.SyncAlreadyRunning, "A sync is already running for this connection"):
             OdooStore(self.connection).begin_run("manual")
         self.store.update_progress(run_id, 3, 10, "bill")
         run = self.env["billcom_qbo.run"].browse(run_id)
@@ -94,7 +94,7 @@ class TestOdooStore(SandboxMixin, TransactionCase):
         self.store.end_run(run_id, "done", {"bill|qbo_to_billcom|create": 3, "vendor|none|skip": 1},
                            "all good s3cr3t-token")
         self.assertEqual(run.state, "done")
-        self.assertNotIn("s3cr3t-token", run.message)
+        self.assertNoSecretIn([run.message], {"s3cr3t-token"})
         self.assertEqual((run.write_count, run.skip_count), (3, 1))
         self.assertIn("Bills, QuickBooks to Bill.com: 3 created", run.summary)
         self.assertFalse(self.connection.running_run_id)

@@ -19,23 +19,16 @@ class TestSync(SyncCase):
             self.assertIs(cron.method_direct_trigger(), True)
 
         run = self.connection.last_run_id
-        self.assertTrue(run, "the cron ran the connection")
-        self.assertEqual(run.trigger, "cron")
-        self.assertIn(run.state, ("done", "partial"), run.message)
-        self.assertTrue(run.ended)
-        self.assertFalse(self.connection.running_run_id, "the lock is released")
+        self.assertRunFinished(run, trigger="cron")
         self.assertEqual(self.connection.last_sync, run.ended)
         self.assertFalse(idle.run_ids, "a connection with automatic sync off is left alone")
 
         # QuickBooks -> Bill.com: the unpaid bill NL-1001 is now in Bill.com
         numbers = {b["invoice"]["invoiceNumber"] for b in self.billcom_sb.all("bills")}
         self.assertIn("NL-1001", numbers)
+        self.assertLinked("Bill", "NL-1001")
         # Bill.com -> QuickBooks: the approved bill AP-778 is now in QuickBooks
-        self.assertIn("AP-778", {b.get("DocNumber") for b in self.qbo_sb.all("Bill")})
-
-        links = self.env["billcom_qbo.link"].search([("connection_id", "=", self.connection.id)])
-        self.assertTrue(links)
-        self.assertIn("bill", links.mapped("object_type"))
+        self.assertLinked("Bill", "AP-778")
         self.assertTrue(run.line_ids)
         self.assertTrue(run.summary)
         self.assertGreater(run.write_count, 0)
@@ -52,6 +45,18 @@ class TestSync(SyncCase):
             cron.method_direct_trigger()
         self.assertEqual(self.connection.last_run_id, run)
 
+    def test_run_shows_the_class_tracking_it_decided_with(self):
+        """The engine reads QuickBooks' class-tracking preferences itself; a run
+        brings the QuickBooks company form (and the connection) up to date with them."""
+        qbo_company = self.connection.qbo_company_id
+        self.assertFalse(qbo_company.class_tracking_per_line)
+        self.qbo_sb.set_preferences(ClassTrackingPerTxn=True, ClassTrackingPerTxnLine=True)
+        self.assertRunFinished(self.run_now())
+        self.assertTrue(qbo_company.class_tracking_per_line)
+        self.assertTrue(qbo_company.class_tracking_per_txn)
+        self.assertTrue(self.connection.class_tracking_per_line)
+        self.assertEqual(qbo_company.company_name, self.qbo_sb.company_name)
+
     def test_preview_writes_nothing(self):
         with self.new_cursor() as env:
             wizard = self.preview(env)
@@ -60,7 +65,7 @@ class TestSync(SyncCase):
             self.assertTrue(wizard.summary)
             self.assertGreater(wizard.write_count, 0)
             self.assertIn("paid_in_qbo", wizard.line_ids.mapped("rule_code"))
-        self.assertEqual(self.sandbox_writes(), [], "a preview sends no write to either side")
+        self.assertNothingWritten("a preview sends no write to either side")
         self.assertTrue(self.qbo_sb.request_log(), "the preview did read QuickBooks")
         self.assertFalse(self.env["billcom_qbo.run"].search([("connection_id", "=", self.connection.id)]))
         self.assertFalse(self.env["billcom_qbo.link"].search([("connection_id", "=", self.connection.id)]))
@@ -72,8 +77,7 @@ class TestSync(SyncCase):
             action = wizard.action_sync_now()
         run = self.env["billcom_qbo.run"].browse(action["res_id"])
         self.assertEqual(action["res_model"], "billcom_qbo.run")
-        self.assertEqual(run.trigger, "manual")
-        self.assertIn(run.state, ("done", "partial"), run.message)
+        self.assertRunFinished(run, trigger="manual")
         self.assertEqual(self.line_keys(run.line_ids), planned)
 
         # a second preview finds nothing left to write
@@ -86,7 +90,7 @@ class TestSync(SyncCase):
             wizard = self.preview(env, object_types=["vendor", "customer"])
             self.assertTrue(wizard.line_ids)
             self.assertEqual(set(wizard.line_ids.mapped("object_type")), {"vendor", "customer"})
-        self.assertEqual(self.sandbox_writes(), [])
+        self.assertNothingWritten()
 
     def test_interrupted_run_resumes(self):
         """A run stopped between batches (no time left) is marked interrupted, and
@@ -107,9 +111,7 @@ class TestSync(SyncCase):
         self.assertTrue(self.connection._is_due(self.connection.last_run_id.ended),
                         "an interrupted connection is due again at once")
 
-        with self.new_cursor() as env:
-            second = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
-            self.assertIn(second.state, ("done", "partial"), second.message)
+        self.assertRunFinished(self.run_now())
 
         numbers = [b["invoice"]["invoiceNumber"] for b in self.billcom_sb.all("bills")]
         self.assertEqual(len(numbers), len(set(numbers)), "no bill was created twice")
@@ -129,7 +131,7 @@ class TestSync(SyncCase):
             with self.new_cursor() as env:
                 wizard = env["billcom_qbo.sync_wizard"].create({"connection_id": self.connection.id})
                 wizard.action_sync_now()
-        self.assertEqual(self.sandbox_writes(), [])
+        self.assertNothingWritten()
         self.assertEqual(self.connection.run_ids, holder)
 
     def test_stale_run_is_taken_over(self):
@@ -140,9 +142,7 @@ class TestSync(SyncCase):
         })
         self.connection.running_run_id = holder
         self.env.flush_all()
-        with self.new_cursor() as env:
-            run = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
-            self.assertIn(run.state, ("done", "partial"))
+        self.assertRunFinished(self.run_now())
         self.assertEqual(holder.state, "interrupted")
 
     def test_cron_skips_a_held_connection(self):
@@ -155,7 +155,7 @@ class TestSync(SyncCase):
         with self.enter_registry_test_mode():
             self.assertIs(cron.method_direct_trigger(), True)
         self.assertEqual(self.connection.run_ids, holder)
-        self.assertEqual(self.sandbox_writes(), [])
+        self.assertNothingWritten()
 
     def test_cron_logs_a_connection_that_cannot_start(self):
         """An incomplete connection fails on its own run; the others still sync."""
@@ -165,9 +165,9 @@ class TestSync(SyncCase):
         cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")
         with self.enter_registry_test_mode():
             self.assertIs(cron.method_direct_trigger(), True)
-        self.assertEqual(broken.last_run_id.state, "failed")
+        self.assertRunFailed(broken.last_run_id)
         self.assertIn("local API URL", broken.last_run_id.message)
-        self.assertIn(self.connection.last_run_id.state, ("done", "partial"))
+        self.assertRunFinished(self.connection.last_run_id, trigger="cron")
 
     # --------------------------------------------------------- failures
     def test_auth_error_keeps_secrets_out(self):
@@ -178,25 +178,19 @@ class TestSync(SyncCase):
                                                      "access_token": False})
         self.env.flush_all()
         secrets = self.secret_values(self.connection) | {"RT-revoked-0123456789abcdef"}
-        with self.assertLogs(level=logging.DEBUG) as logs, self.new_cursor() as env:
-            run = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
-            self.assertEqual(run.state, "failed")
-            self.assertTrue(run.message)
-        run = self.connection.last_run_id
-        stored = [run.message or "", run.summary or ""]
+        with self.assertLogs(level=logging.DEBUG) as logs:
+            run = self.run_now()
+        self.assertRunFailed(run)
+        self.assertEqual(self.connection.qbo_company_id.state, "reconnect")
+        stored = [run.message, run.summary]
         for line in run.line_ids:
-            stored += [line.record or "", line.message or "", line.remote_error or "", str(line.diff or "")]
-        text = "\n".join(stored + logs.output)
-        for secret in secrets:
-            self.assertNotIn(secret, text)
-        self.assertEqual(self.sandbox_writes(), [])
-        self.assertFalse(self.connection.running_run_id)
+            stored += [line.record, line.message, line.remote_error, line.diff]
+        self.assertNoSecretIn(stored + logs.output, secrets)
+        self.assertNothingWritten()
 
     def test_billcom_error_is_logged_on_the_run(self):
         self.connection.billcom_org_id.sudo().password = "wrong-password-123"
         self.env.flush_all()
-        with self.new_cursor() as env:
-            run = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
-            self.assertEqual(run.state, "failed")
-            self.assertTrue(run.message)
-            self.assertNotIn("wrong-password-123", run.message)
+        run = self.run_now()
+        self.assertRunFailed(run)
+        self.assertNoSecretIn([run.message], {"wrong-password-123"})

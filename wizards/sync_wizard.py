@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ..models import summary
+from ..models import engine, summary
 
 
 class SyncWizard(models.TransientModel):
@@ -38,22 +38,13 @@ class SyncWizard(models.TransientModel):
         """Ask the engine for the plan and show it; nothing is written anywhere."""
         self.ensure_one()
         plan = self.connection_id._preview(self._object_type_codes())
-        counts = {"|".join(key) if isinstance(key, tuple) else key: n for key, n in plan.counts().items()}
-        vals_list = []
-        for sequence, line in enumerate(plan.lines):
-            vals = {"sequence": sequence}
-            for name in ("object_type", "action", "record", "qbo_id", "billcom_id", "rule_code", "message",
-                         "field"):
-                value = getattr(line, name, None)
-                vals[name] = str(value) if value not in (None, False) else False
-            vals["direction"] = line.direction if line.direction in dict(summary.DIRECTIONS) else "none"
-            vals["diff_text"] = summary.diff_text(line.diff)
-            vals_list.append(vals)
+        vals_list = [dict(engine.run_line_values(line), sequence=sequence)
+                     for sequence, line in enumerate(plan.lines)]
         self.line_ids.unlink()
         self.write({
             "state": "preview",
             "previewed_at": fields.Datetime.now(),
-            "summary": summary.render(self.env, counts),
+            "summary": summary.render(self.env, engine.plan_counts(plan)),
             "line_ids": [fields.Command.create(vals) for vals in vals_list],
         })
         return self._reopen()
@@ -98,11 +89,18 @@ class SyncWizardLine(models.TransientModel):
     rule_code = fields.Char("Rule", readonly=True)
     message = fields.Text("Reason", readonly=True)
     field = fields.Char(readonly=True)
-    diff_text = fields.Text("Field differences", readonly=True)
-
+    remote_error = fields.Text("Remote error", readonly=True)
+    state = fields.Char(readonly=True, help="planned, done or failed")
+    diff = fields.Json(readonly=True)
+    diff_text = fields.Text("Field differences", compute="_compute_diff_text")
 
     @api.depends("object_type")
     def _compute_object_type_name(self):
         names = summary.object_type_names(self.env)
         for line in self:
             line.object_type_name = names.get(line.object_type, line.object_type)
+
+    @api.depends("diff")
+    def _compute_diff_text(self):
+        for line in self:
+            line.diff_text = summary.diff_text(line.diff)

@@ -143,6 +143,22 @@ class SandboxServer:
             self._httpd.server_close()
             self._httpd = None
 
+    # what keeps serving across ``reset``: the address, the routes, the locks, the thread
+    _SERVING = frozenset({"host", "port", "routes", "lock", "_log_lock", "_gate_lock", "_httpd", "_thread"})
+
+    def reset(self, **options):
+        """Start over while the server keeps running on its address: the
+        records, credentials, tokens, faults and request log of a sandbox just
+        built with ``options`` (the constructor's keywords), on the same clock."""
+        fresh = type(self)(clock=self.clock, **options)
+        with self.lock, self._log_lock:
+            for name in set(vars(self)) - set(vars(fresh)) - self._SERVING:
+                delattr(self, name)  # e.g. a class setting a test changed on this sandbox
+            for name, value in vars(fresh).items():
+                if name not in self._SERVING:
+                    setattr(self, name, value)
+        return self
+
     def __enter__(self):
         return self.start()
 
