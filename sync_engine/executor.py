@@ -26,7 +26,7 @@ from .config import OBJECT_TYPES
 from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
                       neutral, qbo_body, qbo_payment_body, qbo_update_body, read_billcom, read_qbo)
-from .plan import BC_TO_QBO, QBO_TO_BC, LinkIndex
+from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, LinkIndex
 from .qbo.client import BATCH_MAX_ITEMS as QBO_BATCH_SIZE, BatchItem
 from .qbo.errors import StaleObject
 from .records import MappingError
@@ -420,6 +420,16 @@ class Executor:
         entity = ENTITIES[otype][0]
         try:
             current = read_qbo(otype, self.remote.qbo.read(entity, item.line.qbo_id))
+            if self._changed_in_qbo_since_the_last_sync(otype, current):
+                # a person edited it in QuickBooks between planning and writing:
+                # the same case the planner holds as a conflict, never overwritten
+                item.line.action, item.line.rule_code = "conflict", "conflict"
+                item.line.direction = NO_DIRECTION
+                item.line.message = ("Changed in QuickBooks while this run was writing the Bill.com change; "
+                                     "held until one side is corrected or a master side is set.")
+                item.line.state = "done"
+                self._retry(item)
+                return
             item.target = current
             _, body = self._qbo_request(otype, item, "update")
             obj = self.remote.qbo.update(entity, body, request_id=_request_id(
@@ -431,6 +441,15 @@ class Executor:
             return
         self._wrote()
         self._save([self._written_qbo(otype, item, obj)])
+
+    def _changed_in_qbo_since_the_last_sync(self, otype, current):
+        """Whether QuickBooks now holds other synced values than at the last sync
+        (unless QuickBooks is the master side, whose version would win anyway)."""
+        link = self.links.by_qbo.get((otype, current.remote_id))
+        snapshot = (link.snapshot or {}).get("qbo") if link else None
+        if snapshot is None or self.config.settings.master_side == "billcom":
+            return False
+        return neutral(current.values, self.links.qbo_token) != snapshot
 
     # -------------------------------------------------------- Bill.com side
     def billcom_creates(self, otype, items):

@@ -130,8 +130,9 @@ class Planner(LaterEvents):
                 where = "QuickBooks" if side == "qbo" else "Bill.com"
                 gone = isinstance(exc, (ObjectNotFound, BillComNotFound))
                 linked = (links.by_qbo if side == "qbo" else links.by_bc).get((otype, rid))
-                if gone and linked is not None:
-                    # a synced record deleted since: plan it as the deletion it is
+                if gone and linked is not None and side == "qbo":
+                    # a synced QuickBooks record deleted since: plan it as the deletion it
+                    # is (Bill.com archives rather than deletes, so it has no such case)
                     feed[otype][index].append(Record(otype, side, rid, "", {}, f"{_label(otype)} {rid}",
                                                      facts={"deleted": True}))
                     continue
@@ -140,7 +141,8 @@ class Planner(LaterEvents):
                     otype, QBO_TO_BC if side == "qbo" else BC_TO_QBO, "skip", f"{where} {otype.replace('_', ' ')} {rid}",
                     qbo_id=rid if side == "qbo" else None, billcom_id=rid if side == "billcom" else None,
                     rule_code="deleted" if gone else "bad_data", state="planned",
-                    message=(f"Held from an earlier run, but it no longer exists in {where}; nothing to do."
+                    message=(f"Held from an earlier run, but it no longer exists in {where}; "
+                             + ("its twin is left as it is." if linked is not None else "nothing to do.")
                              if gone else f"Held from an earlier run, and {where} would not give it back: {exc}"))))
                 continue
             feed[otype][index].append(self._read(side, otype, obj))

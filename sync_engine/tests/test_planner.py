@@ -406,11 +406,6 @@ def test_a_held_quickbooks_bill_deleted_while_no_sync_ran_for_a_month_is_planned
         assert item.line.qbo_id == bill["Id"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planner _add_retries plans a linked Bill.com record that Bill.com no longer returns as a Record with no "
-    "values and facts {'deleted': True}, but _linked only treats the QuickBooks side's 'deleted' fact: a vendor "
-    "is planned as an update to QuickBooks whose differences set every field to None, and a bill raises "
-    "KeyError 'total' in _money_verdict, so the whole plan fails"), raises=(AssertionError, KeyError))
 @pytest.mark.parametrize("collection,otype,key", [("vendors", "vendor", "Pacific Gas"),
                                                   ("bills", "bill", "PG-NOV")])
 def test_a_held_billcom_record_that_billcom_no_longer_returns_is_planned_as_a_deletion(collection, otype, key):
