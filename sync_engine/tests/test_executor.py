@@ -3,8 +3,6 @@
 sandboxes and the SQLite store. What is checked is what each side and the
 store hold afterwards, and what the run's lines say.
 """
-import pytest
-
 from sync_engine.errors import ReconnectNeeded
 from sync_engine.executor import Executor
 from sync_engine.planner import BC_TO_QBO, Planner
