@@ -272,21 +272,24 @@ _KIND_LABEL = {"Bill": "Bill", "Invoice": "Invoice", "VendorCredit": "Vendor cre
                "CreditMemo": "Credit memo"}
 
 
+def _bc_number_date(holder, number_key, date_key, prefix=""):
+    """A Bill.com document's number and date, read from ``holder`` (the object, or its ``invoice``)."""
+    return (text(holder.get(number_key), prefix + number_key, max_len=100),
+            date(holder.get(date_key), prefix + date_key))
+
+
 def _bc_document(kind):
     def reader(obj):
         if kind == "bill":
             party = _bc_ref(obj.get("vendorId"), "vendor", "vendorId", obj.get("vendorName"))
-            invoice = _dict(obj, "invoice")
-            number = text(invoice.get("invoiceNumber"), "invoice.invoiceNumber", max_len=100)
-            day = date(invoice.get("invoiceDate"), "invoice.invoiceDate")
+            number, day = _bc_number_date(_dict(obj, "invoice"), "invoiceNumber", "invoiceDate", "invoice.")
             lines = _bc_lines(obj, "billLineItems", "bill")
             total = money(obj.get("amount"), "amount")
             balance = money(obj.get("dueAmount", total), "dueAmount")
             party_type = "vendor"
         elif kind == "invoice":
             party = _bc_ref(obj.get("customerId") or _dict(obj, "customer").get("id"), "customer", "customerId")
-            number = text(obj.get("invoiceNumber"), "invoiceNumber", max_len=100)
-            day = date(obj.get("invoiceDate"), "invoiceDate")
+            number, day = _bc_number_date(obj, "invoiceNumber", "invoiceDate")
             lines = _bc_lines(obj, "invoiceLineItems", "invoice")
             total = money(obj.get("totalAmount"), "totalAmount")
             balance = money(obj.get("dueAmount", total), "dueAmount")
@@ -298,8 +301,7 @@ def _bc_document(kind):
             party_type = "vendor" if vendor else "customer"
             party = _bc_ref(obj.get("vendorId" if vendor else "customerId"), party_type,
                             "vendorId" if vendor else "customerId")
-            number = text(obj.get("referenceNumber"), "referenceNumber", max_len=100)
-            day = date(obj.get("creditDate"), "creditDate")
+            number, day = _bc_number_date(obj, "referenceNumber", "creditDate")
             lines = _bc_lines(obj, "vendorCreditLineItems" if vendor else "creditMemoLineItems", kind)
             total = money(obj.get("amount", obj.get("totalAmount")) or
                           sum(Decimal(l["amount"]) for l in lines), "amount")

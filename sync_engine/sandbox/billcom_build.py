@@ -3,36 +3,47 @@ import copy
 import re
 from decimal import Decimal, InvalidOperation
 
-from .billcom_common import (CLASS_KEYS, CLASS_TARGETS, LINE_KEYS, LINE_PREFIXES, PREFIXES, ZERO, ApiError,
-                             _bad_type, _bad_value, _is_date, _missing, dec, money, number_out, out)
+from .billcom_common import (CLASS_KEYS, CLASS_TARGETS, CREDIT_KINDS, LINE_KEYS, LINE_PREFIXES, PREFIXES, ZERO,
+                             ApiError, _bad_type, _bad_value, _is_date, _missing, dec, money, number_out, out)
 
 
 class BuildMixin:
     """Validation helpers and ``_build_*`` methods of ``BillComSandbox``."""
 
 
-    def _str(self, obj, field, required=False, max_len=None, path=None):
-        label = path or field
+    @staticmethod
+    def _given(obj, field, required, label, kind, kind_name, blank_is_absent=False):
+        """``obj[field]``, an instance of ``kind`` (called ``kind_name`` in the error), or None when
+        it is absent (null, or "" if ``blank_is_absent``): an error if it is ``required``."""
         value = obj.get(field)
-        if value is None or value == "":
+        if value is None or (blank_is_absent and value == ""):
             if required:
                 raise _missing(label)
             return None
-        if not isinstance(value, str):
-            raise _bad_type(label, "a string")
-        if max_len and len(value) > max_len:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise _bad_type(label, kind_name)
+        return value
+
+    @staticmethod
+    def _id(obj, field, label=None):
+        """The id ``obj[field]``, which must be given (its existence is checked by ``_ref``)."""
+        value = obj.get(field)
+        if not value:
+            raise _missing(label or field)
+        return value
+
+    def _str(self, obj, field, required=False, max_len=None, path=None):
+        label = path or field
+        value = self._given(obj, field, required, label, str, "a string", blank_is_absent=True)
+        if value and max_len and len(value) > max_len:
             raise _bad_value(label, f"The value must be at most {max_len} characters long")
         return value
 
     def _num(self, obj, field, required=False, path=None):
         label = path or field
-        value = obj.get(field)
+        value = self._given(obj, field, required, label, (int, float, str), "a number")
         if value is None:
-            if required:
-                raise _missing(label)
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise _bad_type(label, "a number")
         try:
             number = Decimal(str(value))
         except InvalidOperation:
@@ -43,37 +54,19 @@ class BuildMixin:
 
     def _date(self, obj, field, required=False, path=None, default=None):
         label = path or field
-        value = obj.get(field)
-        if value is None or value == "":
-            if required:
-                raise _missing(label)
+        value = self._given(obj, field, required, label, str, "a date (yyyy-MM-dd)", blank_is_absent=True)
+        if value is None:
             return default
-        if not isinstance(value, str):
-            raise _bad_type(label, "a date (yyyy-MM-dd)")
         if not _is_date(value[:10]) or (len(value) > 10 and value[10] != "T"):
             raise _bad_type(label, "a date (yyyy-MM-dd)")
         return value[:10]
 
     def _bool(self, obj, field, required=False, default=None):
-        value = obj.get(field)
-        if value is None:
-            if required:
-                raise _missing(field)
-            return default
-        if not isinstance(value, bool):
-            raise _bad_type(field, "a boolean")
-        return value
+        value = self._given(obj, field, required, field, bool, "a boolean")
+        return default if value is None else value
 
     def _dict(self, obj, field, required=False, path=None):
-        label = path or field
-        value = obj.get(field)
-        if value is None:
-            if required:
-                raise _missing(label)
-            return None
-        if not isinstance(value, dict):
-            raise _bad_type(label, "an object")
-        return value
+        return self._given(obj, field, required, path or field, dict, "an object")
 
     def _ref(self, collection, obj_id, label, allow_archived=True):
         if not isinstance(obj_id, str):
@@ -98,6 +91,16 @@ class BuildMixin:
             self._ref(CLASS_TARGETS[key], ref, f"{label}.{key}")
             result[key] = ref
         return result
+
+    def _line_description(self, line, label, stored):
+        description = self._str(line, "description", path=f"{label}.description")
+        if description:
+            stored["description"] = description
+
+    def _line_classifications(self, line, label, stored):
+        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
+        if classes:
+            stored["classifications"] = classes
 
     def _lines(self, collection, obj, old, compute):
         key = LINE_KEYS[collection]
@@ -131,9 +134,10 @@ class BuildMixin:
         if collection == "invoices":
             return self._build_invoice(body, old, session_user)
         if collection == "vendor-credits":
-            return self._build_vendor_credit(body, old)
+            return self._build_credit(collection, body, old, self._vendor_credit_line,
+                                      self._vendor_credit_account)
         if collection == "credit-memos":
-            return self._build_credit_memo(body, old)
+            return self._build_credit(collection, body, old, self._credit_memo_line)
         if collection == "payment-terms":
             return self._build_payment_term(body, old)
         if collection.startswith("classifications/"):
@@ -262,9 +266,7 @@ class BuildMixin:
         return obj
 
     def _bill_line(self, line, label, stored, running):
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
+        self._line_description(line, label, stored)
         quantity = self._num(line, "quantity", path=f"{label}.quantity")
         price = self._num(line, "price", path=f"{label}.price")
         amount = self._num(line, "amount", path=f"{label}.amount")
@@ -275,16 +277,12 @@ class BuildMixin:
                 amount = quantity * price
         if amount is None:
             raise _missing(f"{label}.amount")
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
+        self._line_classifications(line, label, stored)
         return money(amount)
 
     def _build_bill(self, body, old, session_user):
         obj = {"id": old["id"] if old else self.new_id(PREFIXES["bills"])}
-        vendor_id = body.get("vendorId")
-        if not vendor_id:
-            raise _missing("vendorId")
+        vendor_id = self._id(body, "vendorId")
         vendor = self._ref("vendors", vendor_id, "vendorId",
                            allow_archived=bool(old and old["vendorId"] == vendor_id))
         if old and old["vendorId"] != vendor_id and dec(old["paidAmount"]) > 0:
@@ -348,9 +346,7 @@ class BuildMixin:
         if line.get("itemId"):
             self._ref("classifications/items", line["itemId"], f"{label}.itemId")
             stored["itemId"] = line["itemId"]
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
+        self._line_description(line, label, stored)
         stored["quantity"] = line["quantity"]
         stored["price"] = out(money(price))
         taxable = line.get("taxable")
@@ -358,9 +354,7 @@ class BuildMixin:
             if not isinstance(taxable, bool):
                 raise _bad_type(f"{label}.taxable", "a boolean")
             stored["taxable"] = taxable
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
+        self._line_classifications(line, label, stored)
         return money(quantity * price)
 
     def _build_invoice(self, body, old, session_user):
@@ -465,53 +459,55 @@ class BuildMixin:
         return "OPEN"
 
     def _vendor_credit_line(self, line, label, stored, running):
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
+        self._line_description(line, label, stored)
         amount = self._num(line, "amount", required=True, path=f"{label}.amount")
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
+        self._line_classifications(line, label, stored)
         return money(amount)
 
-    def _build_vendor_credit(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["vendor-credits"])}
-        vendor_id = body.get("vendorId")
-        if not vendor_id:
-            raise _missing("vendorId")
-        self._ref("vendors", vendor_id, "vendorId", allow_archived=bool(old))
-        if old and old["vendorId"] != vendor_id and dec(old["appliedAmount"]) > 0:
-            raise _bad_value("vendorId", "The vendor of an applied vendor credit cannot change")
-        obj["vendorId"] = vendor_id
-        obj["referenceNumber"] = self._str(body, "referenceNumber", required=True, max_len=100)
-        obj["creditDate"] = self._date(body, "creditDate", required=True)
-        description = self._str(body, "description")
-        if description:
-            obj["description"] = description
+    def _vendor_credit_account(self, body, obj):
+        """The account a vendor credit applies to: a chart-of-accounts entry or a bank account."""
         if body.get("applyToChartOfAccountId"):
             self._ref("classifications/chart-of-accounts", body["applyToChartOfAccountId"],
                       "applyToChartOfAccountId")
             obj["applyToChartOfAccountId"] = body["applyToChartOfAccountId"]
         elif body.get("applyToBankAccountId"):
             obj["applyToBankAccountId"] = self._str(body, "applyToBankAccountId")
-        lines, amount = self._lines("vendor-credits", body, old, self._vendor_credit_line)
+
+    def _build_credit(self, collection, body, old, compute, extra=None):
+        """A vendor credit or a credit memo (``collection``): one party, lines, an applied part.
+
+        ``compute`` builds one line; ``extra(body, obj)`` adds the fields only one kind has."""
+        kind = CREDIT_KINDS[collection]
+        party = kind["party"]
+        obj = {"id": old["id"] if old else self.new_id(PREFIXES[collection])}
+        party_id = self._id(body, party)
+        self._ref(kind["parties"], party_id, party, allow_archived=bool(old))
+        if old and old[party] != party_id and dec(old["appliedAmount"]) > 0:
+            raise _bad_value(party, kind["party_fixed"])
+        obj[party] = party_id
+        obj["referenceNumber"] = self._str(body, "referenceNumber", required=True, max_len=100)
+        obj["creditDate"] = self._date(body, "creditDate", required=True)
+        description = self._str(body, "description")
+        if description:
+            obj["description"] = description
+        if extra:
+            extra(body, obj)
+        lines_key, what = LINE_KEYS[collection], kind["total_name"]
+        lines, total = self._lines(collection, body, old, compute)
         applied = dec(old["appliedAmount"]) if old else ZERO
-        if amount <= 0:
-            raise _bad_value("vendorCreditLineItems", "The credit amount must be more than zero")
-        if amount < applied:
-            raise _bad_value("vendorCreditLineItems", f"The credit amount {amount} is less than the "
-                                                      f"amount already applied {applied}")
-        obj["vendorCreditLineItems"] = lines
-        obj["amount"] = out(amount)
+        if total <= 0:
+            raise _bad_value(lines_key, f"{what} must be more than zero")
+        if total < applied:
+            raise _bad_value(lines_key, f"{what} {total} is less than the amount already applied {applied}")
+        obj[lines_key] = lines
+        obj[kind["total"]] = out(total)
         obj["appliedAmount"] = out(applied)
-        obj["availableAmount"] = out(amount - applied)
+        obj["availableAmount"] = out(total - applied)
         obj["archived"] = old["archived"] if old else False
         return obj
 
     def _credit_memo_line(self, line, label, stored, running):
-        description = self._str(line, "description", path=f"{label}.description")
-        if description:
-            stored["description"] = description
+        self._line_description(line, label, stored)
         rate = self._num(line, "ratePercent", path=f"{label}.ratePercent")
         if rate is not None:
             stored["ratePercent"] = line["ratePercent"]
@@ -525,35 +521,6 @@ class BuildMixin:
                 stored["quantity"] = line["quantity"]
             stored["price"] = out(money(price))
             amount = quantity * price
-        classes = self._classifications(line.get("classifications"), f"{label}.classifications")
-        if classes:
-            stored["classifications"] = classes
+        self._line_classifications(line, label, stored)
         return money(amount)
 
-    def _build_credit_memo(self, body, old):
-        obj = {"id": old["id"] if old else self.new_id(PREFIXES["credit-memos"])}
-        customer_id = body.get("customerId")
-        if not customer_id:
-            raise _missing("customerId")
-        self._ref("customers", customer_id, "customerId", allow_archived=bool(old))
-        if old and old["customerId"] != customer_id and dec(old["appliedAmount"]) > 0:
-            raise _bad_value("customerId", "The customer of an applied credit memo cannot change")
-        obj["customerId"] = customer_id
-        obj["referenceNumber"] = self._str(body, "referenceNumber", required=True, max_len=100)
-        obj["creditDate"] = self._date(body, "creditDate", required=True)
-        description = self._str(body, "description")
-        if description:
-            obj["description"] = description
-        lines, total = self._lines("credit-memos", body, old, self._credit_memo_line)
-        applied = dec(old["appliedAmount"]) if old else ZERO
-        if total <= 0:
-            raise _bad_value("creditMemoLineItems", "The credit memo total must be more than zero")
-        if total < applied:
-            raise _bad_value("creditMemoLineItems", f"The credit memo total {total} is less than the "
-                                                    f"amount already applied {applied}")
-        obj["creditMemoLineItems"] = lines
-        obj["totalAmount"] = out(total)
-        obj["appliedAmount"] = out(applied)
-        obj["availableAmount"] = out(total - applied)
-        obj["archived"] = old["archived"] if old else False
-        return obj

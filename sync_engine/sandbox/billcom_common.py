@@ -33,6 +33,15 @@ PREFIXES = {
 LINE_PREFIXES = {"bills": "bli", "invoices": "ili", "credit-memos": "cml", "vendor-credits": "vcl"}
 LINE_KEYS = {"bills": "billLineItems", "invoices": "invoiceLineItems",
              "credit-memos": "creditMemoLineItems", "vendor-credits": "vendorCreditLineItems"}
+# The two kinds of credit: who holds one, where its total stands, and how errors name them.
+CREDIT_KINDS = {
+    "vendor-credits": {"party": "vendorId", "parties": "vendors", "total": "amount",
+                       "total_name": "The credit amount",
+                       "party_fixed": "The vendor of an applied vendor credit cannot change"},
+    "credit-memos": {"party": "customerId", "parties": "customers", "total": "totalAmount",
+                     "total_name": "The credit memo total",
+                     "party_fixed": "The customer of an applied credit memo cannot change"},
+}
 ARCHIVABLE = ("vendors", "customers", "bills", "invoices", "vendor-credits", "credit-memos",
               *(f"classifications/{name}" for name in CLASSIFICATIONS))
 WITH_PUT = ("bills", "invoices", "vendor-credits", "credit-memos")

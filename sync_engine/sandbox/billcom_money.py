@@ -2,8 +2,8 @@
 import copy
 import string
 
-from .billcom_common import (AR_PAYMENT_TYPES, PREFIXES, ZERO, _bad_type, _bad_value, _missing,
-                             dec, money, out)
+from .billcom_common import (AR_PAYMENT_TYPES, CREDIT_KINDS, PREFIXES, ZERO, _bad_type, _bad_value,
+                             _missing, dec, money, out)
 
 
 class MoneyMixin:
@@ -62,11 +62,31 @@ class MoneyMixin:
     def _use_credit(self, collection, credit_id, amount, touch=True):
         coll = self.collections[collection]
         credit = dict(coll.objects[credit_id])
-        total_field = "amount" if collection == "vendor-credits" else "totalAmount"
         applied = dec(credit["appliedAmount"]) + amount
         credit["appliedAmount"] = out(applied)
-        credit["availableAmount"] = out(dec(credit[total_field]) - applied)
+        credit["availableAmount"] = out(dec(credit[CREDIT_KINDS[collection]["total"]]) - applied)
         self._replace(coll, credit, touch)
+
+    def _listed_ref(self, item, path, id_key, collection, owner, owner_id, not_owned, allow_archived=True):
+        """``(id, object)`` named by ``item[id_key]``, one entry of a request's list at ``path``;
+        the object must be in ``collection`` and its ``owner`` field ``owner_id``."""
+        if not isinstance(item, dict):
+            raise _bad_type(path, "an object")
+        label = f"{path}.{id_key}"
+        obj_id = self._id(item, id_key, label)
+        obj = self._ref(collection, obj_id, label, allow_archived=allow_archived)
+        if obj[owner] != owner_id:
+            raise _bad_value(label, not_owned)
+        return obj_id, obj
+
+    def _listed_amount(self, item, path, zero_ok=False):
+        """The ``amount`` of one entry of a request's list: positive, or not negative if ``zero_ok``."""
+        amount = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
+        if zero_ok and amount < 0:
+            raise _bad_value(f"{path}.amount", "The amount cannot be negative")
+        if not zero_ok and amount <= 0:
+            raise _bad_value(f"{path}.amount", "The amount must be more than zero")
+        return amount
 
     def _plan_vendor_credits(self, vendor_id, items, label, room):
         """Validate ``[{id, amount, billId?}]``; return ``[(credit_id, bill_id, amount)]``.
@@ -80,17 +100,10 @@ class MoneyMixin:
         plan, used = [], {}
         for i, item in enumerate(items):
             path = f"{label}[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            credit_id = item.get("id")
-            if not credit_id:
-                raise _missing(f"{path}.id")
-            credit = self._ref("vendor-credits", credit_id, f"{path}.id", allow_archived=False)
-            if credit["vendorId"] != vendor_id:
-                raise _bad_value(f"{path}.id", "The vendor credit belongs to another vendor")
-            amount = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if amount <= 0:
-                raise _bad_value(f"{path}.amount", "The amount must be more than zero")
+            credit_id, credit = self._listed_ref(item, path, "id", "vendor-credits", "vendorId", vendor_id,
+                                                 "The vendor credit belongs to another vendor",
+                                                 allow_archived=False)
+            amount = self._listed_amount(item, path)
             used[credit_id] = used.get(credit_id, ZERO) + amount
             if used[credit_id] > dec(credit["availableAmount"]):
                 raise _bad_value(f"{path}.amount", f"The amount {used[credit_id]} is more than the "
@@ -123,19 +136,11 @@ class MoneyMixin:
         room, cash = {}, {}
         for i, item in enumerate(payments):
             path = f"payments[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            bill_id = item.get("billId")
-            if not bill_id:
-                raise _missing(f"{path}.billId")
-            bill = self._ref("bills", bill_id, f"{path}.billId", allow_archived=False)
-            if bill["vendorId"] != vendor_id:
-                raise _bad_value(f"{path}.billId", "The bill belongs to another vendor")
+            bill_id, bill = self._listed_ref(item, path, "billId", "bills", "vendorId", vendor_id,
+                                             "The bill belongs to another vendor", allow_archived=False)
             if bill_id in cash:
                 raise _bad_value(f"{path}.billId", "The bill is listed twice")
-            amount = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if amount < 0:
-                raise _bad_value(f"{path}.amount", "The amount cannot be negative")
+            amount = self._listed_amount(item, path, zero_ok=True)
             due = dec(bill["dueAmount"]) - dec(bill.get("scheduledAmount"))
             if amount > due:
                 raise _bad_value(f"{path}.amount", f"The payment amount {amount} is more than the "
@@ -233,17 +238,9 @@ class MoneyMixin:
         want = {}
         for i, item in enumerate(items):
             path = f"vendorCredits[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            credit_id = item.get("id")
-            if not credit_id:
-                raise _missing(f"{path}.id")
-            credit = self._ref("vendor-credits", credit_id, f"{path}.id")
-            if credit["vendorId"] != bill["vendorId"]:
-                raise _bad_value(f"{path}.id", "The vendor credit belongs to another vendor")
-            amount = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if amount < 0:
-                raise _bad_value(f"{path}.amount", "The amount cannot be negative")
+            credit_id, _ = self._listed_ref(item, path, "id", "vendor-credits", "vendorId", bill["vendorId"],
+                                            "The vendor credit belongs to another vendor")
+            amount = self._listed_amount(item, path, zero_ok=True)
             want[credit_id] = want.get(credit_id, ZERO) + amount
         have = {c["id"]: dec(c["amount"]) for c in bill.get("vendorCredits") or ()}
         by_payments = self._payment_credits(bill["id"])
@@ -283,19 +280,12 @@ class MoneyMixin:
         coll = self.collections["invoices"]
         for i, item in enumerate(invoices):
             path = f"invoices[{i}]"
-            if not isinstance(item, dict):
-                raise _bad_type(path, "an object")
-            invoice_id = item.get("id")
-            if not invoice_id:
-                raise _missing(f"{path}.id")
-            invoice = self._ref("invoices", invoice_id, f"{path}.id", allow_archived=False)
-            if invoice["customerId"] != customer_id:
-                raise _bad_value(f"{path}.id", "The invoice belongs to another customer")
+            invoice_id, invoice = self._listed_ref(item, path, "id", "invoices", "customerId", customer_id,
+                                                   "The invoice belongs to another customer",
+                                                   allow_archived=False)
             if invoice_id in applied:
                 raise _bad_value(f"{path}.id", "The invoice is listed twice")
-            part = money(self._num(item, "amount", required=True, path=f"{path}.amount"))
-            if part <= 0:
-                raise _bad_value(f"{path}.amount", "The amount must be more than zero")
+            part = self._listed_amount(item, path)
             due = dec(invoice["dueAmount"])
             if part > due:
                 raise _bad_value(f"{path}.amount", f"The payment amount {part} is more than the amount due {due}")
@@ -356,9 +346,7 @@ class MoneyMixin:
 
     def _h_record_ap(self, request, session):
         body = self._body(request, dict)
-        vendor_id = body.get("vendorId")
-        if not vendor_id:
-            raise _missing("vendorId")
+        vendor_id = self._id(body, "vendorId")
         process_date = self._date(body, "processDate", required=True)
         to_print = self._bool(body, "toPrintCheck", required=True)
         extra = {"toPrintCheck": to_print}
@@ -375,9 +363,7 @@ class MoneyMixin:
 
     def _h_record_ar(self, request, session):
         body = self._body(request, dict)
-        customer_id = body.get("customerId")
-        if not customer_id:
-            raise _missing("customerId")
+        customer_id = self._id(body, "customerId")
         payment_date = self._date(body, "paymentDate", required=True)
         payment_type = self._str(body, "paymentType", required=True)
         amount = self._num(body, "amount", required=True)
