@@ -1,4 +1,6 @@
 from . import object_type
+from . import remote_account
+from . import record_line
 from . import qbo_company
 from . import billcom_org
 from . import connection

@@ -4,29 +4,17 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import engine
+from .remote_account import environments
 
 _logger = logging.getLogger(__name__)
-
-ENVIRONMENTS = [
-    ("production", "Production"),
-    ("sandbox", "Bill.com sandbox"),
-    ("local", "Local sandbox URL"),
-]
-
 
 class BillcomOrg(models.Model):
     _name = "billcom_qbo.billcom_org"
     _description = "Bill.com organization"
-    _inherit = ["mail.thread"]
-    _order = "name, id"
+    _inherit = ["billcom_qbo.remote_account.mixin"]
 
-    name = fields.Char(required=True, tracking=True)
-    active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", string="Company", required=True, index=True,
-        default=lambda self: self.env.company)
-    environment = fields.Selection(ENVIRONMENTS, required=True, default="production", tracking=True)
-    local_base_url = fields.Char("Local API URL", help="Base URL of a local Bill.com sandbox (testing only).")
+    environment = fields.Selection(environments("Bill.com sandbox"))
+    local_base_url = fields.Char(help="Base URL of a local Bill.com sandbox (testing only).")
     organization_id = fields.Char("Organization ID", required=True, tracking=True)
     username = fields.Char("User name", help="The Bill.com user the sync signs in as.", tracking=True)
 
@@ -58,7 +46,6 @@ class BillcomOrg(models.Model):
         [("draft", "Not tested"), ("connected", "Connected"), ("error", "Error")],
         default="draft", required=True, readonly=True, copy=False, tracking=True)
     billcom_name = fields.Char("Name in Bill.com", readonly=True, copy=False)
-    last_error = fields.Text(readonly=True, copy=False)
 
     @api.depends("signup_date", "start_date", "under_accountant_console")
     def _compute_rules(self):

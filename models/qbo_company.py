@@ -7,6 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import engine
+from .remote_account import environments
 
 _logger = logging.getLogger(__name__)
 
@@ -16,27 +17,14 @@ TOKEN_WARNING_DAYS = 30
 OAUTH_STATE_LIFETIME = datetime.timedelta(minutes=15)
 CALLBACK_PATH = "/billcom_qbo_sync/oauth/callback"
 
-ENVIRONMENTS = [
-    ("production", "Production"),
-    ("sandbox", "Intuit sandbox"),
-    ("local", "Local sandbox URL"),
-]
-
 
 class QboCompany(models.Model):
     _name = "billcom_qbo.qbo_company"
     _description = "QuickBooks Online company"
-    _inherit = ["mail.thread"]
-    _order = "name, id"
+    _inherit = ["billcom_qbo.remote_account.mixin"]
 
-    name = fields.Char(required=True, tracking=True)
-    active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", string="Company", required=True, index=True,
-        default=lambda self: self.env.company)
-    environment = fields.Selection(ENVIRONMENTS, required=True, default="production", tracking=True)
-    local_base_url = fields.Char(
-        "Local API URL", help="Base URL of a local QuickBooks Online sandbox (testing only).")
+    environment = fields.Selection(environments("Intuit sandbox"))
+    local_base_url = fields.Char(help="Base URL of a local QuickBooks Online sandbox (testing only).")
     local_token_url = fields.Char("Local token URL")
     local_authorize_url = fields.Char("Local authorization URL")
     local_revoke_url = fields.Char("Local revocation URL")
@@ -70,7 +58,6 @@ class QboCompany(models.Model):
         [("draft", "Not connected"), ("connected", "Connected"),
          ("reconnect", "Reconnect needed"), ("error", "Error")],
         default="draft", required=True, readonly=True, copy=False, tracking=True)
-    last_error = fields.Text(readonly=True, copy=False)
     token_warning = fields.Char(compute="_compute_token_warning")
 
     # ------------------------------------------------------------------ compute

@@ -123,6 +123,7 @@ class SyncRun(models.Model):
 class SyncRunLine(models.Model):
     """What happened to one record in one run, with the rule or error behind it."""
     _name = "billcom_qbo.run_line"
+    _inherit = ["billcom_qbo.record_line.mixin"]
     _description = "Sync run line"
     _order = "run_id desc, id"
     _rec_name = "record"
@@ -131,28 +132,9 @@ class SyncRunLine(models.Model):
     connection_id = fields.Many2one(related="run_id.connection_id", store=True, index=True)
     company_id = fields.Many2one(related="run_id.company_id", store=True, index=True)
     started = fields.Datetime(related="run_id.started")
-    object_type = fields.Char("Object type code", readonly=True, index=True)
-    object_type_name = fields.Char("Object type", compute="_compute_object_type_name")
-    direction = fields.Selection(summary.DIRECTIONS, readonly=True)
-    action = fields.Char(readonly=True, index=True, help="create, update, link, archive, void, skip, conflict or error")
-    state = fields.Char(readonly=True, help="planned, done or failed")
-    record = fields.Char(readonly=True)
-    qbo_id = fields.Char("QuickBooks ID", readonly=True, index="btree_not_null")
-    billcom_id = fields.Char("Bill.com ID", readonly=True, index="btree_not_null")
-    rule_code = fields.Char("Rule", readonly=True, index=True)
-    message = fields.Text("Reason", readonly=True)
-    field = fields.Char(readonly=True)
-    remote_error = fields.Text("Remote error", readonly=True)
-    diff = fields.Json(readonly=True)
-    diff_text = fields.Text("Field differences", compute="_compute_diff_text")
-
-    @api.depends("object_type")
-    def _compute_object_type_name(self):
-        names = summary.object_type_names(self.env)
-        for line in self:
-            line.object_type_name = names.get(line.object_type, line.object_type)
-
-    @api.depends("diff")
-    def _compute_diff_text(self):
-        for line in self:
-            line.diff_text = summary.diff_text(line.diff)
+    # the mixin's fields, indexed here: the run log is searched by them
+    object_type = fields.Char(index=True)
+    action = fields.Char(index=True, help="create, update, link, archive, void, skip, conflict or error")
+    qbo_id = fields.Char(index="btree_not_null")
+    billcom_id = fields.Char(index="btree_not_null")
+    rule_code = fields.Char(index=True)
