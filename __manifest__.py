@@ -17,6 +17,7 @@
         'views/connection_views.xml',
         'views/sync_run_views.xml',
         'views/link_views.xml',
+        'views/tie_out_views.xml',
         'wizards/sync_wizard_views.xml',
         'views/menus.xml',
     ],

@@ -6,3 +6,4 @@ from . import billcom_org
 from . import connection
 from . import link
 from . import sync_run
+from . import tie_out_line

@@ -1,8 +1,11 @@
 import datetime
 import logging
 
+from markupsafe import Markup
+
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import format_datetime
 
 from . import engine
 from .odoo_store import OdooStore
@@ -84,6 +87,14 @@ class Connection(models.Model):
     last_run_message = fields.Text(related="last_run_id.message", string="Last run message")
     last_tie_out = fields.Char(related="last_run_id.tie_out_verdict", string="Tie-out")
     books_agree = fields.Boolean(related="last_run_id.books_agree")
+    # --- the last tie-out asked for from the connection (Reconciliation)
+    tie_out_checked_at = fields.Datetime("Tie-out checked at", readonly=True, copy=False)
+    tie_out_verdict = fields.Char(
+        "Tie-out verdict", readonly=True, copy=False,
+        help="Both books compared to the cent: every synced document's total and open balance, "
+             "every synced payment, every linked vendor's and customer's open balance.")
+    tie_out_agrees = fields.Boolean("Books agree at the tie-out", readonly=True, copy=False)
+    tie_out_line_ids = fields.One2many("billcom_qbo.tie_out_line", "connection_id", string="Tie-out differences")
     running_run_id = fields.Many2one(
         "billcom_qbo.run", string="Run in progress", readonly=True, copy=False,
         help="The run holding this connection; one sync per connection at a time.")
@@ -247,6 +258,39 @@ class Connection(models.Model):
             engine.scrub_run_line(line, scrub)
         return plan
 
+    def _tie_out(self):
+        """Compare both books now and keep the result on the connection: its
+        verdict, and one ``billcom_qbo.tie_out_line`` per difference (replacing
+        the previous ones). Reads only, on both sides (the read-only store
+        refuses writes), except rotated QuickBooks tokens."""
+        self.ensure_one()
+        self.check_access("write")
+        config = self._engine_config()
+        store = OdooStore(self, readonly=True)
+        service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver(),
+                                      rule_book=engine.ConnectionRules(self))
+        scrub = engine.Scrubber(config.secrets())
+        try:
+            report = service.tie_out()
+        except engine.engine_errors.ReconnectNeeded as exc:
+            message = scrub(str(exc))
+            self.qbo_company_id._mark_reconnect(message)
+            self.env["ir.cron"]._commit_progress()  # keep the state: the error below rolls back
+            raise UserError(message) from exc
+        except engine.REMOTE_FAILURES as exc:
+            raise UserError(self.env._("The tie-out could not be computed: %s", scrub(str(exc)))) from exc
+        now = fields.Datetime.now()
+        lines = self.env["billcom_qbo.tie_out_line"].sudo()
+        lines.search([("connection_id", "=", self.id)]).unlink()
+        lines.create([dict(engine.tie_out_line_values(difference, scrub), connection_id=self.id, checked_at=now)
+                      for difference in report.differences])
+        self.sudo().write({
+            "tie_out_checked_at": now,
+            "tie_out_verdict": scrub(report.verdict()),
+            "tie_out_agrees": report.agrees,
+        })
+        return report
+
     def _run_sync(self, trigger, object_types=None):
         """Run the engine for this connection and return its ``billcom_qbo.run``.
 
@@ -378,6 +422,27 @@ class Connection(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id("billcom_qbo_sync.action_sync_run")
         action["domain"] = [("connection_id", "=", self.id)]
         action["context"] = {"default_connection_id": self.id}
+        return action
+
+    def action_tie_out(self):
+        """Reconciliation: compute the tie-out now and open its differences."""
+        self.ensure_one()
+        if not self.env.user.has_group("billcom_qbo_sync.group_sync_manager"):
+            raise AccessError(self.env._("Only sync managers can compute a tie-out."))
+        self._tie_out()
+        return self.action_view_tie_out()
+
+    def action_view_tie_out(self):
+        """The differences the last tie-out of this connection found, its verdict above them."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("billcom_qbo_sync.action_tie_out_line")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"search_default_group_object_type": 1}
+        if self.tie_out_verdict:
+            action["name"] = self.env._("Tie-out: %(connection)s", connection=self.name)
+            action["help"] = Markup("<p class='o_view_nocontent_smiling_face'>%s</p><p>%s</p>") % (
+                self.tie_out_verdict,
+                self.env._("Checked %s.", format_datetime(self.env, self.tie_out_checked_at)))
         return action
 
     def action_view_links(self):

@@ -7,6 +7,7 @@ Odoo values, reading QuickBooks' company facts, and keeping secrets out of
 anything that is stored or shown.
 """
 import datetime
+import decimal
 import json
 
 from odoo.exceptions import UserError
@@ -207,3 +208,33 @@ def _ask_connection(name):
 
 for _name in engine_rules.RULE_NAMES:
     setattr(ConnectionRules, _name, _ask_connection(_name))
+
+
+# ---------------------------------------------------------------- tie-out
+def _money_text(amount):
+    """An engine amount (Decimal, or None when the record is missing) -> exact text with cents."""
+    if amount is None:
+        return False
+    return str(decimal.Decimal(amount).quantize(decimal.Decimal("0.01")))
+
+
+def tie_out_line_values(difference, scrub=None):
+    """Odoo values of a tie-out ``Difference`` (the amounts as exact text and as
+    numbers); ``scrub`` masks secrets in the texts a remote side may have echoed."""
+    scrub = scrub or (lambda text: text)
+    qbo_text, billcom_text = _money_text(difference.qbo_value), _money_text(difference.billcom_value)
+    qbo_amount = float(qbo_text) if qbo_text else 0.0
+    billcom_amount = float(billcom_text) if billcom_text else 0.0
+    return {
+        "object_type": difference.object_type or False,
+        "record": scrub(difference.record) or False,
+        "qbo_id": str(difference.qbo_id) if difference.qbo_id not in (None, "") else False,
+        "billcom_id": str(difference.billcom_id) if difference.billcom_id not in (None, "") else False,
+        "field": difference.field or False,
+        "qbo_value": qbo_text,
+        "billcom_value": billcom_text,
+        "qbo_amount": qbo_amount,
+        "billcom_amount": billcom_amount,
+        "gap": qbo_amount - billcom_amount,
+        "cause": scrub(difference.cause) or False,
+    }

@@ -6,3 +6,4 @@ from . import test_sync
 from . import test_connect
 from . import test_rpc_secrets
 from . import test_rules
+from . import test_tie_out
