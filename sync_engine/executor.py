@@ -25,7 +25,7 @@ from .billcom.client import MAX_IN_FLIGHT as BILLCOM_WORKERS
 from .config import OBJECT_TYPES
 from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
-                      neutral, qbo_body, qbo_payment_body, qbo_update_body, read_billcom, read_qbo)
+                      neutral, qbo_body, qbo_payment_body, qbo_update_body, qbo_voided, read_billcom, read_qbo)
 from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, LinkIndex
 from .qbo.client import BATCH_MAX_ITEMS as QBO_BATCH_SIZE, BatchItem
 from .qbo.errors import StaleObject
@@ -252,7 +252,7 @@ class Executor:
         else:
             entity = ENTITIES[otype][0]
             current = self.remote.qbo.read(entity, line.qbo_id)
-            if _qbo_ended(current):
+            if current.get("status") == "Deleted" or qbo_voided(current):  # nothing left to end
                 return
             request_id = _request_id(otype, line.action, [(line.billcom_id, item.source.version)])
             if otype in ("invoice", "bill_payment", "received_payment"):
@@ -593,13 +593,6 @@ def _credit_keys(credits):
             key = f"{credit['document'].remote_id}|{credit['credit'].remote_id}"
             out[key] = str(Decimal(out.get(key, 0)) + Decimal(credit["amount"]))
     return out
-
-
-def _qbo_ended(obj):
-    """Already voided or deleted in QuickBooks (nothing left to end)."""
-    note = str(obj.get("PrivateNote") or "").strip().lower()
-    return obj.get("status") == "Deleted" or (Decimal(str(obj.get("TotalAmt", 0))) == 0
-                                               and note.startswith("voided"))
 
 
 class _Current:

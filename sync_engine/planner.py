@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from . import rules
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
-                      QBO_TYPE, diff, lines_total, neutral, read_billcom, read_qbo, refs_in)
+                      QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, refs_in,
+                      type_label)
 from .billcom.errors import NotFound as BillComNotFound
 from .errors import RECORD, RemoteError
 from .later_events import LaterEvents
@@ -133,7 +134,7 @@ class Planner(LaterEvents):
                 if gone and linked is not None and side == "qbo":
                     # a synced QuickBooks record deleted since: plan it as the deletion it
                     # is (Bill.com archives rather than deletes, so it has no such case)
-                    feed[otype][index].append(Record(otype, side, rid, "", {}, f"{_label(otype)} {rid}",
+                    feed[otype][index].append(Record(otype, side, rid, "", {}, f"{type_label(otype)} {rid}",
                                                      facts={"deleted": True}))
                     continue
                 # gone or unreadable: say so once on a line, and do not try it again
@@ -256,11 +257,11 @@ class Planner(LaterEvents):
                 name = (link.snapshot.get("qbo") or {}).get("name")
                 if name:
                     owner = link.billcom_id if link.object_type == otype else None
-                    linked.setdefault((_name_key(name),), (name, owner))
+                    linked.setdefault((name_key(name),), (name, owner))
         for kind in kinds:
             if kind != otype:
                 for name in self._qbo_names.get(kind, ()):
-                    linked.setdefault((_name_key(name),), (name, None))
+                    linked.setdefault((name_key(name),), (name, None))
         out = {}
         for key, recs in names.items():
             clash = linked.get(key)
@@ -641,14 +642,6 @@ class _Facts(dict):
             return self[key]
         except KeyError:
             return default
-
-
-def _label(object_type):
-    return object_type.replace("_", " ").capitalize()
-
-
-def _name_key(name):
-    return (name or "").strip().casefold()
 
 
 def _target(direction):

@@ -26,14 +26,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .mapping import CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, PAYMENT_TYPES, read_billcom, read_qbo
-from .qbo.client import quote
+from .mapping import CREDIT_APPLICATION, DOCUMENT_TYPES, ENTITIES, PAYMENT_TYPES, read_billcom, read_qbo
+from .billcom.client import MAX_PAGE as BILLCOM_PAGE
+from .qbo.client import MAX_PAGE as QBO_PAGE, quote
 from .records import CENT, MappingError
 
 QBO_ID_CHUNK = 200        # ids per "where Id in (...)" select
-QBO_PAGE = 1000           # rows per page of a full select
 BILLCOM_ID_CHUNK = 50     # ids per Bill.com "id:in:" filter (one page of at most 100)
-BILLCOM_PAGE = 100
 ZERO = Decimal("0.00")
 
 SIDES = {"qbo": "QuickBooks", "billcom": "Bill.com"}
@@ -43,7 +42,6 @@ TYPE_LABEL = {"bill": "Bill", "invoice": "Invoice", "vendor_credit": "Vendor cre
               "credit_memo": "Credit memo", "bill_payment": "Bill payment",
               "received_payment": "Received payment", "vendor": "Vendor", "customer": "Customer"}
 # fields Bill.com uses for what is left of a vendor credit or credit memo
-BILLCOM_REMAINING = ("availableAmount", "remainingAmount", "unappliedAmount")
 
 CAUSE_TOTAL = "amounts differ: a line, tax or discount was not carried"
 CAUSE_BALANCE = "a payment or credit is recorded on one side only"
@@ -238,18 +236,6 @@ class _Twin:
         return self.record.label if self.record else None
 
 
-def _billcom_open(object_type, twin):
-    record = twin.record
-    if object_type in CREDIT_TYPES:
-        obj = twin.obj
-        for name in BILLCOM_REMAINING:
-            if obj.get(name) not in (None, ""):
-                return _dec(obj[name])
-        if obj.get("appliedAmount") not in (None, ""):
-            return _dec(record.facts["total"]) - _dec(obj["appliedAmount"])
-    return _dec(record.facts["balance"])
-
-
 def _snapshot_label(link):
     snap = (link.snapshot or {}).get("qbo") or (link.snapshot or {}).get("billcom") or {}
     number = snap.get("number") if isinstance(snap, dict) else None
@@ -319,7 +305,7 @@ def _compare_document(report, link, q, b, parties, explained, touched):
         return   # gone on both sides: nothing left to agree on
     report.documents += 1
     q_open = _dec(q.record.facts["balance"]) if not q.gone else None
-    b_open = _billcom_open(otype, b) if not b.gone else None
+    b_open = _dec(b.record.facts["balance"]) if not b.gone else None
     report.open_qbo += q_open or ZERO
     report.open_billcom += b_open or ZERO
     party_type = PARTY_OF[otype]

@@ -16,7 +16,7 @@ below dispatch through it by object type.
 from ..records import MappingError, Record
 from . import documents, lists, parties, payments
 from .common import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES, QBO_TYPE,
-                     Mapper, _bc_id, _qbo_id, _str, diff, neutral, refs_in)
+                     Mapper, _bc_id, _qbo_id, _str, diff, name_key, neutral, qbo_voided, refs_in)
 from .documents import DISCOUNT_LINE, TAX_LINE, lines_total
 from .lists import ACCOUNT_TYPES, ACCOUNT_TYPES_BACK, ITEM_TYPES, ITEM_TYPES_BACK
 from .payments import (CREDIT_APPLICATION, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO, billcom_payment_body,
@@ -35,7 +35,8 @@ __all__ = [
 MAPPERS = {**lists.MAPPERS, **parties.MAPPERS, **documents.MAPPERS, **payments.MAPPERS}
 
 
-def _label(object_type):
+def type_label(object_type):
+    """"vendor_credit" -> "Vendor credit"."""
     return object_type.replace("_", " ").capitalize()
 
 
@@ -44,7 +45,7 @@ def read_qbo(object_type, obj):
     rid = _qbo_id(obj)
     entity = ENTITIES[object_type][0]
     if _str(obj.get("status")) == "Deleted":
-        return Record(object_type, "qbo", rid, obj.get("SyncToken"), {}, f"{_label(object_type)} {rid}",
+        return Record(object_type, "qbo", rid, obj.get("SyncToken"), {}, f"{type_label(object_type)} {rid}",
                       facts={"deleted": True})
     try:
         record = MAPPERS[object_type].read_qbo(obj)

@@ -103,7 +103,7 @@ def _currency(obj, key):
     return value.upper()
 
 
-def _name_key(name):
+def name_key(name):
     return (name or "").strip().casefold()
 
 
@@ -125,7 +125,7 @@ def _bc_id(obj):
     return rid
 
 
-def _qbo_voided(obj):
+def qbo_voided(obj):
     """QBO records a void by zeroing the amounts and putting "Voided" in the
     private note (reference: quickbooks-online-api.md, Void); a memo that merely
     mentions a void ("Replaces Voided check 1042") on a live document is not one."""

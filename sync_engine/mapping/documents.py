@@ -8,7 +8,7 @@ lines of their own (adjustments), read back as the discount and the tax.
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ..records import MappingError, date, money, text
-from .common import Mapper, _bc_ref, _currency, _dict, _items, _list, _name_key, _qbo_voided, _ref, _str
+from .common import Mapper, _bc_ref, _currency, _dict, _items, _list, name_key, qbo_voided, _ref, _str
 
 
 def lines_total(values):
@@ -260,10 +260,10 @@ def _qbo_document(kind, party_key, party_type, detail_types):
         balance = money(obj.get(balance_field, total), balance_field)
         facts = {"total": total, "balance": balance,
                  "currency": _currency(obj, "CurrencyRef"),
-                 "party_name": party.name, "voided": _qbo_voided(obj)}
+                 "party_name": party.name, "voided": qbo_voided(obj)}
         who = f" ({party.name})" if party.name else ""
         label = f"{_KIND_LABEL[kind]} {number or obj.get('Id')}{who}"
-        key = (party_type, party.remote_id, _name_key(number)) if number else None
+        key = (party_type, party.remote_id, name_key(number)) if number else None
         return values, label, key, facts
     return reader
 
@@ -276,6 +276,21 @@ def _bc_number_date(holder, number_key, date_key, prefix=""):
     """A Bill.com document's number and date, read from ``holder`` (the object, or its ``invoice``)."""
     return (text(holder.get(number_key), prefix + number_key, max_len=100),
             date(holder.get(date_key), prefix + date_key))
+
+
+# Fields in which Bill.com states what is left of a vendor credit or credit
+# memo (the reference leaves the name open; availableAmount is what we have seen)
+CREDIT_LEFT_FIELDS = ("availableAmount", "remainingAmount", "unappliedAmount")
+
+
+def _bc_credit_left(obj, total):
+    """What is left of a credit: the field that says so, else total - appliedAmount."""
+    for name in CREDIT_LEFT_FIELDS:
+        if obj.get(name) not in (None, ""):
+            return money(obj.get(name), name)
+    if obj.get("appliedAmount") not in (None, ""):
+        return str(Decimal(total) - Decimal(money(obj.get("appliedAmount"), "appliedAmount")))
+    return total
 
 
 def _bc_document(kind):
@@ -305,13 +320,7 @@ def _bc_document(kind):
             lines = _bc_lines(obj, "vendorCreditLineItems" if vendor else "creditMemoLineItems", kind)
             total = money(obj.get("amount", obj.get("totalAmount")) or
                           sum(Decimal(l["amount"]) for l in lines), "amount")
-            # what is left of the credit: availableAmount, else total - appliedAmount
-            if obj.get("availableAmount") not in (None, ""):
-                balance = money(obj.get("availableAmount"), "availableAmount")
-            elif obj.get("appliedAmount") not in (None, ""):
-                balance = str(Decimal(total) - Decimal(money(obj.get("appliedAmount"), "appliedAmount")))
-            else:
-                balance = total
+            balance = _bc_credit_left(obj, total)
         if party is None:
             raise MappingError(f"{party_type}Id", "is required")
         header = _dict(obj, "classifications")
@@ -342,7 +351,7 @@ def _bc_document(kind):
                       "credit_memo": "Credit memo"}[kind]
         who = f" ({party.name})" if party.name else ""
         label = f"{label_kind} {number or obj.get('id')}{who}"
-        key = (party_type, party.remote_id, _name_key(number)) if number else None
+        key = (party_type, party.remote_id, name_key(number)) if number else None
         return values, label, key, facts
     return reader
 

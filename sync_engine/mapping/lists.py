@@ -6,7 +6,7 @@ each, side by side; ``MAPPERS`` names them for the dispatch.
 from decimal import Decimal
 
 from ..records import MappingError, money, text
-from .common import Mapper, _name_key
+from .common import Mapper, name_key
 
 # QBO account types <-> the Bill.com chart-of-accounts type names
 ACCOUNT_TYPES = {
@@ -33,14 +33,14 @@ def _qbo_account(obj):
     values = {"name": name, "number": text(obj.get("AcctNum"), "AcctNum"),
               "account_type": ACCOUNT_TYPES.get(obj.get("AccountType"), "OTHER"),
               "active": obj.get("Active", True) is not False}
-    return values, f"Account {name}", (_name_key(name),), {}
+    return values, f"Account {name}", (name_key(name),), {}
 
 
 def _bc_account(obj):
     name = text(obj.get("name"), "name", max_len=100, required=True)
     values = {"name": name, "number": text(obj.get("accountNumber"), "accountNumber"),
               "account_type": obj.get("accountType") or "OTHER", "active": not obj.get("archived", False)}
-    return values, f"Account {name}", (_name_key(name),), {}
+    return values, f"Account {name}", (name_key(name),), {}
 
 
 def _qbo_account_body(v, resolve, ctx):
@@ -62,7 +62,7 @@ def _qbo_simple(kind):
     def reader(obj):
         name = _qbo_named(obj)
         return ({"name": name, "active": obj.get("Active", True) is not False},
-                f"{kind} {name}", (_name_key(name),), {})
+                f"{kind} {name}", (name_key(name),), {})
     return reader
 
 
@@ -70,7 +70,7 @@ def _bc_simple(kind):
     def reader(obj):
         name = text(obj.get("name"), "name", max_len=100, required=True)
         return ({"name": name, "active": not obj.get("archived", False)}, f"{kind} {name}",
-                (_name_key(name),), {})
+                (name_key(name),), {})
     return reader
 
 
@@ -90,7 +90,7 @@ def _qbo_item(obj):
               "description": text(obj.get("Description"), "Description"),
               "price": money(price, "UnitPrice") if price not in (None, "") else None,
               "active": obj.get("Active", True) is not False}
-    return values, f"Item {name}", (_name_key(name),), {"qbo_type": obj.get("Type")}
+    return values, f"Item {name}", (name_key(name),), {"qbo_type": obj.get("Type")}
 
 
 def _bc_item(obj):
@@ -100,7 +100,7 @@ def _bc_item(obj):
               "description": text(obj.get("description"), "description"),
               "price": money(price, "price") if price not in (None, "") else None,
               "active": not obj.get("archived", False)}
-    return values, f"Item {name}", (_name_key(name),), {}
+    return values, f"Item {name}", (name_key(name),), {}
 
 
 def _qbo_item_body(v, resolve, ctx):
@@ -133,7 +133,7 @@ def _qbo_term(obj):
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
         raise MappingError("DueDays", f"is not a number of days ({days!r})")
     return ({"name": name, "due_days": days, "active": obj.get("Active", True) is not False},
-            f"Term {name}", (_name_key(name),), {})
+            f"Term {name}", (name_key(name),), {})
 
 
 def _bc_term(obj):
@@ -141,7 +141,7 @@ def _bc_term(obj):
     days = obj.get("daysDue")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
         raise MappingError("daysDue", f"is not a number of days ({days!r})")
-    return {"name": name, "due_days": days, "active": True}, f"Term {name}", (_name_key(name),), {}
+    return {"name": name, "due_days": days, "active": True}, f"Term {name}", (name_key(name),), {}
 
 
 def _qbo_term_body(v, resolve, ctx):

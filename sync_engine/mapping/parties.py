@@ -4,7 +4,7 @@ An address is the same five fields on both sides under other names; each
 side's names are listed once and serve reading and writing alike.
 """
 from ..records import MappingError, text
-from .common import Mapper, _currency, _dict, _name_key, _ref
+from .common import Mapper, _currency, _dict, name_key, _ref
 
 # (our field, the side's field) of an address
 QBO_ADDRESS = (("line1", "Line1"), ("line2", "Line2"), ("city", "City"), ("state", "CountrySubDivisionCode"),
@@ -48,7 +48,7 @@ def _qbo_party(kind):
             if isinstance(level, bool) or not isinstance(level, int):
                 raise MappingError("Level", f"is not a number ({level!r})")
             facts["level"] = level
-        return values, f"{kind} {name}", (_name_key(name),), facts
+        return values, f"{kind} {name}", (name_key(name),), facts
     return reader
 
 
@@ -68,7 +68,7 @@ def _bc_party(kind):
             values["address"] = _read_address(obj.get("billingAddress"), "billingAddress", BILLCOM_ADDRESS)
             values["parent"] = None
             currency = _currency(obj, "invoiceCurrency")
-        return values, f"{kind} {name}", (_name_key(name),), {"currency": currency}
+        return values, f"{kind} {name}", (name_key(name),), {"currency": currency}
     return reader
 
 

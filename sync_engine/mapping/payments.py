@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 
 from ..records import MappingError, Ref, date, money
-from .common import Mapper, _bc_ref, _currency, _dict, _items, _qbo_voided, _ref, _str
+from .common import Mapper, _bc_ref, _currency, _dict, _items, qbo_voided, _ref, _str
 
 # Payments we record carry their source's id in a mark with a check code, so a
 # memo a person typed that merely looks like one ("Bill.com payment ...",
@@ -74,7 +74,7 @@ def _qbo_payment(kind, party_key, party_type, doc_type, doc_txn):
         note = _str(obj.get("PrivateNote")) or ""
         facts = {"currency": _currency(obj, "CurrencyRef"),
                  "origin": read_origin_mark(note, PAYMENT_MARK_QBO),
-                 "voided": _qbo_voided(obj), "party_name": party.name,
+                 "voided": qbo_voided(obj), "party_name": party.name,
                  "reference": obj.get("PaymentRefNum") or obj.get("DocNumber")}
         label = f"{_KIND_LABEL[kind]} {obj.get('Id')} ({party.name or party.remote_id}, {values['amount']})"
         return values, label, None, facts
