@@ -2,8 +2,23 @@
 
 Every wait goes through an injectable ``clock``/``sleep`` pair so tests can
 check the pacing without real sleeping.
+
+The limits belong to the remote account (a QBO realm, a Bill.com developer key
+and organization), not to a process: a preview followed at once by a sync in
+another process, or two Odoo workers, must draw from the same windows. The
+windows therefore live on a ``PacingBoard``:
+
+* ``LocalBoard``: in this process only (the default, thread-safe);
+* ``FileBoard``: an ``fcntl``-locked JSON file, for every process on one
+  machine (the command line);
+* the Odoo layer implements the same two methods over PostgreSQL.
 """
 import collections
+import email.utils
+import fcntl
+import hashlib
+import json
+import os
 import random
 import threading
 import time
@@ -43,54 +58,203 @@ class FakeClock(Clock):
             self._now += seconds
 
 
+# ================================================================ boards
+class PacingBoard:
+    """Where the request windows of remote accounts are kept (the protocol).
+
+    ``take(key, limits, now) -> float``: atomically, if every ``(count,
+    seconds)`` window of ``key`` has room at ``now`` (and no penalty holds
+    ``key``), record one request at ``now`` and return ``0.0``; otherwise
+    record nothing and return the seconds to wait until a slot frees.
+    ``limits`` may be empty: then only a penalty can make it wait.
+
+    ``penalize(key, until)``: the server said "wait until ``until``" (a 429,
+    a Retry-After, a quota used up); every ``take`` of ``key`` answers a
+    positive wait until then, in every process that shares the board.
+
+    Timestamps are seconds of the caller's clock; processes sharing a board
+    must share the clock (the wall clock).
+    """
+
+    def take(self, key, limits, now):
+        raise NotImplementedError
+
+    def penalize(self, key, until):
+        raise NotImplementedError
+
+
+def window_wait(history, limits, now, held_until=0.0):
+    """Seconds to wait before one more request may go, given the ordered
+    ``history`` of request times of one key (0.0: go now)."""
+    wait = max(0.0, held_until - now)
+    for count, seconds in limits:
+        cutoff = now - seconds
+        in_window = [t for t in history if t > cutoff]
+        if len(in_window) >= count:
+            # the request that must leave the window before we may go
+            oldest = in_window[len(in_window) - count] if count > 0 else now
+            wait = max(wait, oldest + seconds - now)
+    return wait
+
+
+def _longest(limits):
+    return max((float(s) for _, s in limits), default=0.0)
+
+
+class LocalBoard(PacingBoard):
+    """The windows of this process (thread-safe): today's behaviour."""
+
+    def __init__(self):
+        self._history = collections.defaultdict(collections.deque)
+        self._held = {}
+        self._lock = threading.Lock()
+
+    def take(self, key, limits, now):
+        with self._lock:
+            history = self._history[key]
+            longest = _longest(limits)
+            while history and history[0] <= now - longest:
+                history.popleft()
+            wait = window_wait(history, limits, now, self._held.get(key, 0.0))
+            if wait > 0:
+                return wait
+            self._held.pop(key, None)
+            history.append(now)
+            return 0.0
+
+    def penalize(self, key, until):
+        with self._lock:
+            self._held[key] = max(self._held.get(key, 0.0), float(until))
+
+    def history(self, key):
+        with self._lock:
+            return list(self._history.get(key, ()))
+
+
+class FileBoard(PacingBoard):
+    """The windows in one JSON file, locked with ``fcntl.flock`` for each
+    ``take``: every process on this machine that opens the same path shares
+    them. The file is created 0600. Its content::
+
+        {"keys": {key: {"window": longest_seconds, "times": [t, ...]}},
+         "held": {key: until}}
+
+    Each key keeps only the requests inside its longest window, and expired
+    penalties are dropped, so the file stays small (QBO: at most 500 times).
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()  # flock is per open file; this orders our own threads
+
+    def _update(self, change):
+        with self._lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                with os.fdopen(os.dup(fd), "r+", encoding="utf-8") as f:
+                    raw = f.read()
+                    try:
+                        state = json.loads(raw) if raw.strip() else {}
+                    except ValueError:
+                        state = {}  # a torn or foreign file: start the windows again
+                    if not isinstance(state, dict):
+                        state = {}
+                    state.setdefault("keys", {})
+                    state.setdefault("held", {})
+                    result, dirty = change(state)
+                    if dirty:
+                        f.seek(0)
+                        f.truncate()
+                        f.write(json.dumps(state, separators=(",", ":")))
+                        f.flush()
+                return result
+            finally:
+                os.close(fd)  # releases the flock
+
+    @staticmethod
+    def _prune(state, now):
+        for key, entry in list(state["keys"].items()):
+            cutoff = now - float(entry.get("window", 0))
+            entry["times"] = [t for t in entry.get("times", []) if t > cutoff]
+            if not entry["times"]:
+                del state["keys"][key]
+        for key, until in list(state["held"].items()):
+            if until <= now:
+                del state["held"][key]
+
+    def take(self, key, limits, now):
+        limits = [(int(n), float(s)) for n, s in limits]
+
+        def change(state):
+            self._prune(state, now)
+            entry = state["keys"].get(key) or {"window": 0.0, "times": []}
+            wait = window_wait(entry["times"], limits, now, state["held"].get(key, 0.0))
+            if wait > 0:
+                return wait, False
+            if limits:
+                entry["window"] = max(float(entry.get("window", 0)), _longest(limits))
+                entry["times"].append(now)
+                state["keys"][key] = entry
+            return 0.0, True
+
+        return self._update(change)
+
+    def penalize(self, key, until):
+        def change(state):
+            state["held"][key] = max(float(state["held"].get(key, 0.0)), float(until))
+            return None, True
+
+        self._update(change)
+
+    def history(self, key):
+        def change(state):
+            return list(state["keys"].get(key, {}).get("times", [])), False
+
+        return self._update(change)
+
+
+def account_key(*parts):
+    """A board key part that does not reveal a secret (a developer key, ...)."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+# ============================================================== limiters
 class RateLimiter:
     """Sliding-window limiter over several (count, seconds) windows at once.
 
     ``acquire()`` returns at once while every window has room, and otherwise
-    sleeps exactly until the oldest request in the full window leaves it.
+    sleeps exactly until the oldest request in the full window leaves it (or
+    a penalty recorded by ``penalize`` ends), then asks again. The windows are
+    on ``board`` under ``key``: a private ``LocalBoard`` when none is given.
     """
 
-    def __init__(self, limits, clock=None):
+    def __init__(self, limits, clock=None, board=None, key=None):
         self.limits = [(int(n), float(s)) for n, s in limits]
         self.clock = clock or Clock()
-        self._history = collections.deque()
+        self.board = board if board is not None else LocalBoard()
+        self.key = key or f"limiter:{id(self)}"
         self._lock = threading.Lock()
         self.waited = 0.0
 
-    def _wait_needed(self, now):
-        longest = max((s for _, s in self.limits), default=0)
-        while self._history and self._history[0] <= now - longest:
-            self._history.popleft()
-        wait = 0.0
-        for count, seconds in self.limits:
-            in_window = [t for t in self._recent(now, seconds)]
-            if len(in_window) >= count:
-                # the request that must leave the window before we may go
-                oldest = in_window[len(in_window) - count]
-                wait = max(wait, oldest + seconds - now)
-        return wait
-
-    def _recent(self, now, seconds):
-        cutoff = now - seconds
-        # history is ordered; walk from the right while inside the window
-        out = []
-        for t in reversed(self._history):
-            if t <= cutoff:
-                break
-            out.append(t)
-        out.reverse()
-        return out
-
     def acquire(self):
         while True:
+            wait = self.board.take(self.key, self.limits, self.clock.now())
+            if wait <= 0:
+                return
             with self._lock:
-                now = self.clock.now()
-                wait = self._wait_needed(now)
-                if wait <= 0:
-                    self._history.append(now)
-                    return
-            self.waited += wait
+                self.waited += wait
             self.clock.sleep(wait)
+
+    def penalize(self, seconds):
+        """Hold every user of this key (in every process of the board) ``seconds`` from now."""
+        if seconds > 0:
+            self.board.penalize(self.key, self.clock.now() + seconds)
+
+    @property
+    def _history(self):
+        history = getattr(self.board, "history", None)
+        return history(self.key) if history else []
 
 
 class InFlightGate:
@@ -127,6 +291,27 @@ def backoff_delays(retries, base=0.5, cap=30.0, jitter=0.0, rng=None):
         yield min(cap, delay)
 
 
+def retry_after(headers, now, cap=None):
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP-date,
+    RFC 9110 section 10.2.3), or None when it is absent or unreadable."""
+    value = (headers or {}).get("Retry-After")
+    if value is None:
+        return None
+    value = str(value).strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - now
+    seconds = max(0.0, seconds)
+    return min(seconds, cap) if cap is not None else seconds
+
+
 _SHARED = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -146,3 +331,14 @@ def shared(kind, account, clock, factory):
         if key not in _SHARED:
             _SHARED[key] = factory()
         return _SHARED[key]
+
+
+def limiter(kind, account, key, limits, clock, board=None):
+    """The limiter of one remote account's windows.
+
+    With a ``board``, a limiter over ``board`` under ``key`` (the board is
+    what is shared, across processes if it is); without one, as before: one
+    limiter per ``(kind, account)`` and clock in this process."""
+    if board is not None and account:
+        return RateLimiter(limits, clock, board=board, key=key)
+    return shared(kind, account, clock, lambda: RateLimiter(limits, clock))

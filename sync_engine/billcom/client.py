@@ -8,7 +8,9 @@
 * At most ``max_in_flight`` (3) requests in flight, whatever the number of
   threads using the client.
 * ``BDC_1144`` waits once until the top of the next hour; ``BDC_1322`` backs
-  off exponentially (bounded); 5xx, dropped connections, timeouts and
+  off exponentially (bounded); either waits what a ``Retry-After`` header
+  says when there is one, and is recorded on the pacing board so every
+  process of the same developer key and organization holds too; 5xx, dropped connections, timeouts and
   malformed JSON are retried with bounded backoff. A create whose answer was
   lost is looked up (bill by vendor + invoice number, vendor by name, ...)
   before it is sent again, so a retry never makes a second copy.
@@ -35,7 +37,7 @@ from functools import partial
 import requests
 
 from ..records import json_dumps
-from ..pacing import Clock, InFlightGate, RateLimiter, backoff_delays, shared
+from ..pacing import Clock, InFlightGate, account_key, backoff_delays, limiter, retry_after, shared
 from ..secrets import Scrubber
 from ..transport import new_session
 from .errors import (BillComAuthError, BillComError, BillComMalformedResponse, BillComServerError,
@@ -102,7 +104,7 @@ class ClientStats:
 class BillComClient:
     def __init__(self, base_url, dev_key, username, password, organization_id, clock=None, session=None,
                  timeout=30, max_retries=5, max_in_flight=MAX_IN_FLIGHT, backoff_base=0.5, backoff_cap=30,
-                 logins_per_hour=200, bulk_limits=None):
+                 logins_per_hour=200, bulk_limits=None, pacing_board=None):
         base_url = base_url.rstrip("/")
         if base_url.endswith("/v3"):
             base_url = base_url[:-3]
@@ -126,11 +128,19 @@ class BillComClient:
         self.bulk_limits = dict(bulk_limits or {})
         self.quota_margin = 1.0  # seconds past the top of the hour before trying again
         self.session_idle_timeout = SESSION_IDLE_TIMEOUT
-        # the limits belong to the developer key and organization, shared by every client of them
+        # the limits belong to the developer key and organization, shared by every client of them:
+        # the in-flight gate in this process; the sign-ins per hour and the holds after a
+        # BDC_1144/BDC_1322 on ``pacing_board`` (``sync_engine.pacing``), which may span processes.
+        # Board keys carry a digest, never the developer key itself.
+        self.pacing_board = pacing_board
         self.gate = shared("billcom-in-flight", (dev_key, organization_id, max_in_flight), self.clock,
                            lambda: InFlightGate(max_in_flight))
-        self.login_limiter = shared("billcom-logins", (dev_key, logins_per_hour), self.clock,
-                                    lambda: RateLimiter([(logins_per_hour, 3600)], clock=self.clock))
+        self.login_limiter = limiter("billcom-logins", (dev_key, logins_per_hour),
+                                     f"billcom:{account_key(dev_key)}:logins",
+                                     [(logins_per_hour, 3600)], self.clock, pacing_board)
+        self.request_limiter = limiter("billcom-requests", (dev_key, organization_id),
+                                       f"billcom:{account_key(dev_key, organization_id)}:requests",
+                                       [], self.clock, pacing_board)
         self._login_lock = threading.Lock()
         self._session_id = None
         self._last_used = None
@@ -260,6 +270,7 @@ class BillComClient:
                 sid = self._current_session()
                 headers["devKey"] = self._dev_key
                 headers["sessionId"] = sid
+            self.request_limiter.acquire()  # holds while a rate error of any process lasts
             try:
                 with self.gate:
                     self.stats.count("requests", f"{method} {kind}")
@@ -312,12 +323,20 @@ class BillComClient:
                 if quota_waited:
                     raise error
                 quota_waited = True
-                self._wait("quota", self._seconds_to_next_hour())
+                # Bill.com: past 20,000 an hour everything waits for the start of the next hour
+                # (https://developer.bill.com/docs/api-rate-limits); a Retry-After, if sent, wins
+                delay = retry_after(response.headers, self.clock.now(), cap=3600 + self.quota_margin)
+                delay = self._seconds_to_next_hour() if delay is None else delay
+                self.request_limiter.penalize(delay)
+                self._wait("quota", delay)
                 continue
             if isinstance(error, TooManyConcurrent):
+                # BDC_1322 (3 in flight): Bill.com asks for exponential backoff, from a short delay
                 delay = next(throttle, None)
                 if delay is None:
                     raise error
+                delay = retry_after(response.headers, self.clock.now(), cap=self.backoff_cap) or delay
+                self.request_limiter.penalize(delay)
                 self._wait("concurrency", delay)
                 continue
             if status >= 500:
