@@ -19,7 +19,9 @@ from collections import Counter, defaultdict
 
 from .config import OBJECT_TYPES, ConnectionConfig, write_json_file
 from .errors import ConfigError, SyncError
+from .pacing import FileBoard
 from .secrets import Scrubber, ScrubbingFilter
+from .tokens import FileKeeper
 
 
 def _store(config, path=None):
@@ -157,7 +159,16 @@ def cmd_preview_or_sync(args):
                            access_token_expires_at=tokens.access_token_expires_at)
         write_json_file(args.config, data)
 
-    service = SyncService(config, store, on_tokens=save_tokens, progress=_progress(sys.stderr))
+    # Every process started on this configuration shares the accounts' rate windows and
+    # serializes QBO refreshes through two files next to it (0600): a preview and a sync
+    # started together, or two syncs, stay within the per-realm limits and never spend
+    # a refresh token another process already rotated. Files next to the configuration
+    # rather than tables in the SQLite store: the limits and the tokens belong to the
+    # accounts the configuration names, while a store is chosen per command (--store)
+    # and two stores may well talk to the same company.
+    service = SyncService(config, store, on_tokens=save_tokens, progress=_progress(sys.stderr),
+                          pacing_board=FileBoard(args.config + ".pacing"),
+                          token_keeper=FileKeeper(args.config))
     try:
         if args.command == "reconcile":
             report = service.tie_out()

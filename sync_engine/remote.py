@@ -5,12 +5,24 @@ from .qbo.client import QBOClient
 
 
 class Remote:
-    def __init__(self, config, on_tokens=None, clock=None, qbo_options=None, billcom_options=None):
+    """``pacing_board`` (``pacing.PacingBoard``) holds both accounts' rate windows and
+    ``token_keeper`` (``tokens.TokenKeeper``) serializes QBO refreshes; pass them to
+    share the limits and the refresh with other processes (default: this process)."""
+
+    def __init__(self, config, on_tokens=None, clock=None, qbo_options=None, billcom_options=None,
+                 pacing_board=None, token_keeper=None):
         self.config = config
         self.clock = clock or Clock()
+        qbo_options = dict(qbo_options or {})
+        billcom_options = dict(billcom_options or {})
+        if pacing_board is not None:
+            qbo_options.setdefault("pacing_board", pacing_board)
+            billcom_options.setdefault("pacing_board", pacing_board)
+        if token_keeper is not None:
+            qbo_options.setdefault("token_keeper", token_keeper)
         self.qbo = QBOClient.from_account(config.qbo, on_tokens=self._tokens_changed, clock=self.clock,
-                                          **(qbo_options or {}))
-        self.billcom = BillComClient.from_account(config.billcom, clock=self.clock, **(billcom_options or {}))
+                                          **qbo_options)
+        self.billcom = BillComClient.from_account(config.billcom, clock=self.clock, **billcom_options)
         self._on_tokens = on_tokens
 
     def _tokens_changed(self, tokens):

@@ -27,13 +27,16 @@ _log = logging.getLogger(__name__)
 
 class SyncService:
     def __init__(self, config, store, on_tokens=None, progress=None, logger=None, clock=None,
-                 remote=None, rule_book=None):
+                 remote=None, rule_book=None, pacing_board=None, token_keeper=None):
         self.config = config
         self.store = store
         self.rule_book = rule_book  # None: the rules as Bill.com documents them (rules.RuleBook)
         self.progress = progress
         self.logger = logger
-        self.remote = remote or Remote(config, on_tokens=on_tokens, clock=clock)
+        # pacing_board / token_keeper: the rate windows and the QBO refresh shared with the
+        # other processes of the same accounts (see Remote); None: this process only
+        self.remote = remote or Remote(config, on_tokens=on_tokens, clock=clock, pacing_board=pacing_board,
+                                       token_keeper=token_keeper)
 
     def preview(self):
         """The Plan a run would carry out now. Sends no write to either side."""

@@ -9,11 +9,21 @@ company). Errors become the typed exceptions of ``sync_engine.qbo.errors``.
 
 Every wait goes through ``clock.sleep`` (``sync_engine.pacing.Clock``) so tests
 run without real sleeping; nothing retries forever.
+
+Shared with other processes (optional; both default to this process only):
+
+* ``pacing_board`` (``sync_engine.pacing.PacingBoard``): the request and batch
+  windows of the realm, keys ``qbo:<realm>:requests`` and ``qbo:<realm>:batches``;
+  a throttle answer is recorded there so every process holds.
+* ``token_keeper`` (``sync_engine.tokens.TokenKeeper``): one refresh of the
+  realm's tokens at a time; a process that finds them already refreshed by
+  another adopts them instead of spending its own (superseded) refresh token.
 """
 import base64
 import collections
 import decimal
 import json
+import random
 import re
 import threading
 import urllib.parse
@@ -21,7 +31,7 @@ from dataclasses import dataclass
 
 import requests
 
-from ..pacing import Clock, RateLimiter, backoff_delays, shared
+from ..pacing import Clock, backoff_delays, limiter, retry_after
 from ..records import json_dumps
 from ..secrets import Scrubber
 from ..transport import new_session
@@ -83,7 +93,8 @@ class QBOClient:
                  revoke_url=None, access_token=None, access_token_expires_at=None, on_tokens=None, clock=None,
                  session=None, minorversion=75, timeout=30, max_retries=5, throttle_wait=60, backoff_base=0.5,
                  backoff_cap=30, rate_per_minute=RATE_PER_MINUTE, rate_per_second=RATE_PER_SECOND,
-                 batch_per_minute=BATCHES_PER_MINUTE):
+                 batch_per_minute=BATCHES_PER_MINUTE, pacing_board=None, token_keeper=None,
+                 throttle_backoff_base=2.0, throttle_jitter=0.1):
         self.base_url = (base_url or PRODUCTION_BASE_URL).rstrip("/")
         self.realm_id = str(realm_id) if realm_id else None
         self.client_id = client_id
@@ -99,20 +110,29 @@ class QBOClient:
         self.minorversion = minorversion
         self.timeout = timeout
         self.max_retries = max_retries
-        self.throttle_wait = throttle_wait
+        self.throttle_wait = throttle_wait  # the longest wait after a throttle answer without Retry-After
+        self.throttle_backoff_base = throttle_backoff_base
+        self.throttle_jitter = throttle_jitter
+        self._rng = random.Random()
         self.backoff = list(backoff_delays(max_retries, base=backoff_base, cap=backoff_cap))
-        # the limits belong to the company (realm), shared by every client of it in this process
-        self.limiter = shared("qbo-requests", (self.realm_id, rate_per_minute, rate_per_second), self.clock,
-                              lambda: RateLimiter([(rate_per_minute, 60), (rate_per_second, 1)], self.clock))
-        self.batch_limiter = shared("qbo-batches", (self.realm_id, batch_per_minute), self.clock,
-                                    lambda: RateLimiter([(batch_per_minute, 60)], self.clock))
+        # the limits belong to the company (realm), shared by every client of it: in this
+        # process, or on ``pacing_board`` by every process that shares the board
+        self.pacing_board = pacing_board
+        self.token_keeper = token_keeper
+        self.limiter = limiter("qbo-requests", (self.realm_id, rate_per_minute, rate_per_second),
+                               f"qbo:{self.realm_id}:requests", [(rate_per_minute, 60), (rate_per_second, 1)],
+                               self.clock, pacing_board)
+        self.batch_limiter = limiter("qbo-batches", (self.realm_id, batch_per_minute),
+                                     f"qbo:{self.realm_id}:batches", [(batch_per_minute, 60)],
+                                     self.clock, pacing_board)
         self._token_lock = threading.RLock()
         # whatever a token endpoint echoes back (the Basic credential, a token) never reaches an error
         self._scrubber = Scrubber(source=lambda: (self._client_secret, self.refresh_token, self.access_token,
                                                   (self.client_id, self._client_secret)))
         self._stats_lock = threading.Lock()
         self.stats = {"requests": collections.Counter(), "retries": 0, "throttled_waits": 0,
-                      "throttle_wait_seconds": 0.0, "backoff_seconds": 0.0, "token_refreshes": 0}
+                      "throttle_wait_seconds": 0.0, "backoff_seconds": 0.0, "token_refreshes": 0,
+                      "token_adoptions": 0}
 
     @classmethod
     def from_account(cls, account, **options):
@@ -159,12 +179,57 @@ class QBOClient:
                                      "redirect_uri": redirect_uri}, exchange=True)
 
     def refresh(self):
-        """Get a new access token (and possibly a new refresh token); returns the TokenSet."""
+        """Get a new access token (and possibly a new refresh token); returns the TokenSet.
+
+        With a ``token_keeper`` this happens under its lock: tokens another
+        process refreshed meanwhile are adopted (None is returned then), and a
+        refresh token superseded by another process is replaced by the stored
+        one before it is spent."""
         with self._token_lock:
-            if not self.refresh_token:
-                raise QBOReconnectNeeded("No QuickBooks refresh token is stored; connect the company",
-                                         code="invalid_grant")
-            return self._token_call({"grant_type": "refresh_token", "refresh_token": self.refresh_token})
+            if self.token_keeper is None:
+                return self._refresh_now()
+            stale_access = self.access_token
+            for attempt in range(2):
+                with self.token_keeper.refreshing() as stored:
+                    if stored is not None and self._adopt(stored, stale_access):
+                        return None
+                    if stored is not None and stored.refresh_token:
+                        self.refresh_token = stored.refresh_token  # the latest one stored
+                    sent = self.refresh_token
+                    try:
+                        return self._refresh_now()
+                    except QBOReconnectNeeded:
+                        # refused: unless the stored tokens changed meanwhile (written by a
+                        # process that does not use the keeper), the company must reconnect
+                        if attempt:
+                            raise
+                with self.token_keeper.refreshing() as stored:
+                    if stored is None or not stored.refresh_token or stored.refresh_token == sent:
+                        raise self._reconnect_error()
+                    if self._adopt(stored, stale_access):
+                        return None
+            raise self._reconnect_error()
+
+    def _reconnect_error(self):
+        return QBOReconnectNeeded(RECONNECT_MESSAGE, code="invalid_grant")
+
+    def _adopt(self, stored, stale_access):
+        """Take ``stored`` tokens when they hold a valid access token other than the
+        one we have (or the one QBO just refused): another process refreshed."""
+        if stored.access_token == stale_access or not stored.access_valid(self.clock.now(), REFRESH_MARGIN):
+            return False
+        self.access_token = stored.access_token
+        self.access_token_expires_at = float(stored.access_token_expires_at)
+        if stored.refresh_token:
+            self.refresh_token = stored.refresh_token
+        self._count("token_adoptions")
+        return True
+
+    def _refresh_now(self):
+        if not self.refresh_token:
+            raise QBOReconnectNeeded("No QuickBooks refresh token is stored; connect the company",
+                                     code="invalid_grant")
+        return self._token_call({"grant_type": "refresh_token", "refresh_token": self.refresh_token})
 
     def revoke(self, token=None):
         """Disconnect: revoke the refresh token (and with it the access token)."""
@@ -298,13 +363,19 @@ class QBOClient:
                                code=str(first.get("code") or "3001"), status=response.status_code,
                                detail=first.get("Detail"), fault_type=(fault or {}).get("type"),
                                intuit_tid=response.headers.get("intuit_tid"))
-        wait = self.throttle_wait
-        retry_after = response.headers.get("Retry-After")
-        if retry_after:
-            try:
-                wait = max(0.0, float(retry_after))
-            except ValueError:
-                pass
+        # What QBO says: "on HTTP 429 wait 60 seconds" (limits-and-throttles page); a
+        # Retry-After header is not documented by Intuit, so it is honoured when present
+        # (seconds or an HTTP-date, RFC 9110 10.2.3) and never required. Without one we
+        # back off from a short delay (2, 4, 8 ... at most ``throttle_wait``, with a little
+        # jitter): our own pacing keeps under the limits, so a throttle means a brief
+        # overlap with another client, not a minute's worth of excess. The wait is put on
+        # the pacing board so every process of the realm holds too.
+        wait = retry_after(response.headers, self.clock.now(), cap=max(self.throttle_wait, 3600))
+        if wait is None:
+            wait = min(self.throttle_wait, self.throttle_backoff_base * (2 ** waits))
+            if self.throttle_jitter:
+                wait = min(self.throttle_wait, wait + self._rng.uniform(0, self.throttle_jitter * wait))
+        self.limiter.penalize(wait)
         self._count("throttled_waits")
         self._count("retries")
         self._count("throttle_wait_seconds", wait)
