@@ -76,6 +76,7 @@ class Executor:
         try:
             plan = make_plan()
             self.links = plan.links or LinkIndex(self.store.load_links())
+            self._window = getattr(plan, "billcom_window", None)
             self.facts = plan.facts
             self._log_decisions(plan)
             total = len(plan.writes()) + sum(1 for i in plan.items if i.line.action == "link")
@@ -97,7 +98,7 @@ class Executor:
             if failed:
                 state = "partial"
                 message = f"{failed} record(s) could not be synced; see the run lines."
-            self.store.set_cursors(plan.cursors)
+            self.store.set_cursors(dict(plan.cursors, **self._billcom_cursors(plan)))
             self.store.set_retries(sorted(self.retries))
         self._flush_lines()
         note = self._network_note(before, self._network_counters())
@@ -106,6 +107,21 @@ class Executor:
         counts = self.counts()
         self.store.end_run(self.run_id, state, counts, message)
         return RunResult(self.run_id, state, counts, self.lines, message, plan, error)
+
+    def _billcom_cursors(self, plan):
+        """Each Bill.com collection's cursor past this run's own writes, when nobody
+        else changed anything there meanwhile (see billcom_cursors)."""
+        window = getattr(plan, "billcom_window", None)
+        if window is None:
+            return {}
+        collections = list(dict.fromkeys(ENTITIES[t][1] for t in self.config.object_types()))
+        return window.settle(self.remote.billcom, collections)
+
+    def _wrote_billcom(self, otype, obj):
+        """Keep the updatedTime Bill.com gave this run's write."""
+        window = getattr(self, "_window", None)
+        if window is not None:
+            window.wrote(ENTITIES[otype][1], obj)
 
     def _network_counters(self):
         q = self.remote.qbo.stats
@@ -246,9 +262,10 @@ class Executor:
         if line.direction == QBO_TO_BC:
             collection = ENTITIES[otype][1]
             if otype == "bill_payment":
-                self.remote.billcom.void_ap_payment(line.billcom_id)
+                obj = self.remote.billcom.void_ap_payment(line.billcom_id)
             else:
-                self.remote.billcom.archive(collection, line.billcom_id)
+                obj = self.remote.billcom.archive(collection, line.billcom_id)
+            self._wrote_billcom(otype, obj)
         else:
             entity = ENTITIES[otype][0]
             current = self.remote.qbo.read(entity, line.qbo_id)
@@ -533,6 +550,7 @@ class Executor:
 
     def _written_billcom(self, otype, item, obj):
         item.line.state = "done"
+        self._wrote_billcom(otype, obj)
         b = read_billcom(otype, obj)
         item.line.billcom_id = b.remote_id
         link = self._link(otype, item.source if item.source.side == "qbo" else item.target, b,

@@ -86,6 +86,7 @@ class Plan:
     full_read: dict = field(default_factory=dict)
     retries: list = field(default_factory=list)
     links: object = None          # the link map as planning saw it (matches included)
+    billcom_window: object = None  # Bill.com records seen since planning began (billcom_cursors)
 
     @property
     def lines(self):

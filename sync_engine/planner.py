@@ -14,7 +14,8 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 
-from . import rules
+from . import billcom_cursors, rules
+from .billcom_cursors import BillComWindow
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, refs_in,
                       type_label)
@@ -94,13 +95,21 @@ class Planner(LaterEvents):
         plan.cursors["qbo"] = str(now)
         bc_since = cursors.get("billcom")
         plan.full_read["billcom"] = self._full_billcom_read = not bc_since
+        # what this read sees from the start of the next window on: the executor
+        # moves each collection's cursor past the run's own writes (billcom_cursors)
+        window = plan.billcom_window = BillComWindow(now - CURSOR_OVERLAP)
         for otype in self.types:
             collection = ENTITIES[otype][1]
             filters = None
             if bc_since and collection not in UNFILTERABLE:
-                stamp = datetime.datetime.fromtimestamp(float(bc_since) - CURSOR_OVERLAP, datetime.timezone.utc)
-                filters = [("updatedTime", "gt", stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))]
-            feed[otype][1].extend(self._read("billcom", otype, obj)
+                settled = cursors.get(billcom_cursors.key(collection))
+                if settled:  # a time Bill.com stamped, every record up to it accounted for
+                    filters = [("updatedTime", "gte", settled)]
+                else:
+                    stamp = datetime.datetime.fromtimestamp(float(bc_since) - CURSOR_OVERLAP,
+                                                            datetime.timezone.utc)
+                    filters = [("updatedTime", "gt", stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))]
+            feed[otype][1].extend(self._read("billcom", otype, window.saw(collection, obj) or obj)
                                   for obj in self.remote.billcom.list(collection, filters=filters))
         plan.cursors["billcom"] = str(now)
         self._attachment_index = None

@@ -1,0 +1,122 @@
+"""Where the next run starts reading Bill.com, per collection.
+
+The planner reads Bill.com changes with ``updatedTime`` after the cursor and
+keeps its own start time as the next cursor. Everything the run then writes
+in Bill.com carries a later ``updatedTime``, so without more care the next run
+would list again every record this run wrote: after a first sync, every bill
+and invoice, page after page, to find nothing to do.
+
+The cursor may only move past those writes if nobody else changed anything
+in between. So once a run has carried out its plan, each collection it wrote
+many records to is listed once more from the planning window's start, and
+every record in that list is accounted for: either the run wrote it (its
+``updatedTime`` is the one Bill.com returned for that write) or the planning
+read saw it with that same ``updatedTime``. Then the collection's cursor
+becomes the newest ``updatedTime`` Bill.com showed in that list (read with
+``gte``, so a change in the same millisecond is read again rather than lost).
+The first record nobody accounts for (a person edited it, or created it, while
+the run was writing) stops the cursor at its own ``updatedTime``, so the next
+run reads it and everything after it.
+
+Such a cursor is a time Bill.com itself stamped, not one from this machine's
+clock, so it needs no allowance for clock skew. Collections the run wrote few
+records to keep the planning time (less the usual overlap): their own writes
+fit in the next run's first page anyway, and checking them would cost a
+request on every busy day.
+"""
+import datetime
+import logging
+
+from .errors import RemoteError
+
+_log = logging.getLogger(__name__)
+
+PREFIX = "billcom@"     # cursor key of one collection: "billcom@<collection>"
+SETTLE_MIN = 50         # own writes (and fresh reads) in a collection worth one more listing
+
+
+def key(collection):
+    return PREFIX + collection
+
+
+def parse_stamp(text):
+    """Milliseconds since the epoch of a Bill.com time (``...T12:00:00.123+00:00``
+    or ``...Z``), or None."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(round(moment.timestamp() * 1000))
+
+
+def format_stamp(ms):
+    """A filter value Bill.com accepts, to the millisecond."""
+    moment = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+class BillComWindow:
+    """What a run knows about Bill.com records changed since its planning window
+    began: those the planning read saw, and those the run itself wrote, each with
+    the ``updatedTime`` it had then ({collection: {id: ms}})."""
+
+    def __init__(self, start):
+        self.start_ms = int(start * 1000)
+        self.seen = {}
+        self.own = {}
+
+    def saw(self, collection, obj):
+        self._note(self.seen, collection, obj)
+
+    def wrote(self, collection, obj):
+        self._note(self.own, collection, obj)
+
+    def _note(self, where, collection, obj):
+        if not isinstance(obj, dict) or not obj.get("id"):
+            return
+        stamp = parse_stamp(obj.get("updatedTime"))
+        if stamp is not None and stamp >= self.start_ms:
+            where.setdefault(collection, {})[obj["id"]] = stamp
+
+    def known(self, collection, obj_id, stamp):
+        return (self.own.get(collection, {}).get(obj_id) == stamp
+                or self.seen.get(collection, {}).get(obj_id) == stamp)
+
+    def worth_settling(self, collection):
+        ids = set(self.own.get(collection, ())) | set(self.seen.get(collection, ()))
+        return bool(self.own.get(collection)) and len(ids) >= SETTLE_MIN
+
+    def settle(self, billcom, collections):
+        """{cursor key: value} for ``collections``: a Bill.com time to read from
+        (``gte``), or "" for the planning time less the overlap."""
+        out = {key(collection): "" for collection in collections}
+        todo = [collection for collection in collections if self.worth_settling(collection)]
+        # one listing per collection, as many at a time as Bill.com allows
+        for collection, result in zip(todo, billcom.map_concurrently(lambda c: self._settle_one(billcom, c), todo)):
+            if isinstance(result, RemoteError):  # the planning time stays: nothing is lost, the next read is longer
+                _log.info("Bill.com %s: cursor kept at the planning time (%s)", collection, result)
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                out[key(collection)] = result
+        return out
+
+    def _settle_one(self, billcom, collection):
+        newest = first_unknown = None
+        filters = [("updatedTime", "gte", format_stamp(self.start_ms))]
+        for obj in billcom.list(collection, filters=filters):
+            stamp = parse_stamp(obj.get("updatedTime"))
+            if stamp is None:
+                return ""
+            if not self.known(collection, obj.get("id"), stamp):
+                first_unknown = stamp if first_unknown is None else min(first_unknown, stamp)
+            newest = stamp if newest is None else max(newest, stamp)
+        if first_unknown is not None:
+            _log.info("Bill.com %s: changed by someone else while the run was writing; read again from %s",
+                      collection, format_stamp(first_unknown))
+            return format_stamp(first_unknown)
+        return format_stamp(newest) if newest is not None else ""

@@ -1,0 +1,111 @@
+"""The Bill.com cursor after a run that wrote many records: the next quiet day
+reads one page per collection, and a change a person made in Bill.com while
+the run was writing is still read by the next run."""
+from collections import Counter
+
+from sync_engine import billcom_cursors
+from sync_engine.pacing import FakeClock
+
+from sync_engine.tests.sync_support import demo_company
+
+MANY = 130  # more bills than one Bill.com list page holds
+
+
+def _add_qbo_bills(c, n=MANY):
+    q = c.sb.qbo
+    vendor = next(v for v in q.all("Vendor") if v["DisplayName"] == "Hicks Hardware")
+    expense = next(a for a in q.all("Account") if a.get("AccountType") == "Expense")
+    for i in range(n):
+        q.add("Bill", {"VendorRef": {"value": vendor["Id"]}, "DocNumber": f"HH-{5000 + i}", "TxnDate": "2026-11-18",
+                       "DueDate": "2026-12-18",
+                       "Line": [{"Amount": 10 + i, "DetailType": "AccountBasedExpenseLineDetail",
+                                 "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense["Id"]}}}]})
+    return vendor
+
+
+def _lists(c):
+    return Counter(r.path for r in c.sb.billcom.request_log() if r.method == "GET")
+
+
+def test_the_quiet_day_after_a_large_first_sync_reads_one_page_per_collection():
+    with demo_company() as c:
+        _add_qbo_bills(c)
+        first = c.run(tie_out=False)
+        assert first.state == "done"
+        assert len(c.lines(first, object_type="bill", action="create", direction="qbo_to_billcom")) >= MANY
+        assert c.store.get_cursors()[billcom_cursors.key("bills")]  # moved past the run's own writes
+        c.sb.qbo.clear_log()
+        c.sb.billcom.clear_log()
+        quiet = c.run(tie_out=False)
+        assert quiet.state == "done"
+        assert [l for l in quiet.lines if l.action in ("create", "update", "link")] == []
+        lists = _lists(c)
+        assert lists["/v3/bills"] == 1, lists
+        assert max(lists.values()) == 1, lists
+        assert sum(lists.values()) <= len(c.config.object_types())
+        qbo_calls = [r.path for r in c.sb.qbo.request_log() if "/v3/company/" in r.path]
+        assert len(qbo_calls) == 1 and qbo_calls[0].endswith("/cdc"), qbo_calls
+        # and the day after that too
+        c.sb.billcom.clear_log()
+        assert c.run(tie_out=False).state == "done"
+        assert max(_lists(c).values()) == 1
+
+
+def test_a_change_made_in_billcom_while_the_run_writes_is_read_by_the_next_run():
+    edits = []
+    with demo_company() as c:
+        vendor = _add_qbo_bills(c)
+        b = c.sb.billcom
+
+        def person_at_work(done, total, stage):
+            # after the run has created its bills, a person edits one of them and enters a new one
+            if edits or not stage.startswith("bill: Bill.com create"):
+                return True
+            ours = [o for o in b.all("bills") if o["invoice"]["invoiceNumber"].startswith("HH-5")]
+            if not ours:
+                return True
+            edited = b.user_update("bills", ours[0]["id"], {"dueDate": "2027-01-31"})
+            hicks = next(v for v in b.all("vendors") if v["name"] == vendor["DisplayName"])
+            entered = b.add("bills", {"vendorId": hicks["id"],
+                                      "invoice": {"invoiceNumber": "BY-HAND-1", "invoiceDate": "2026-11-20"},
+                                      "dueDate": "2026-12-20",
+                                      "billLineItems": [{"amount": 77.5, "description": "Entered during the run"}]})
+            edits.extend([edited, entered])
+            return True
+
+        first = c.service(progress=person_at_work).run("manual", user="test", tie_out=False)
+        c.clock.advance(3600)
+        assert first.state == "done" and edits, "the person's edits happened during the run"
+        edited, entered = edits
+        second = c.run(tie_out=False)
+        moved = {(l.object_type, l.direction, l.action, l.billcom_id) for l in second.lines
+                 if l.action in ("create", "update")}
+        assert ("bill", "billcom_to_qbo", "update", edited["id"]) in moved, moved
+        assert ("bill", "billcom_to_qbo", "create", entered["id"]) in moved, moved
+        q_bills = {o.get("DocNumber"): o for o in c.sb.qbo.all("Bill")}
+        assert q_bills[edited["invoice"]["invoiceNumber"]]["DueDate"] == "2027-01-31"
+        assert "BY-HAND-1" in q_bills
+        # once read, the next quiet day is back to one page a collection
+        c.sb.billcom.clear_log()
+        assert c.run(tie_out=False).state == "done"
+        assert max(_lists(c).values()) == 1
+
+
+def test_a_change_in_the_same_millisecond_as_the_last_own_write_is_not_lost():
+    clock = FakeClock(start=1_795_000_000.0)
+    with demo_company(clock=clock) as c:
+        _add_qbo_bills(c)
+        assert c.run(tie_out=False).state == "done"
+        settled = c.store.get_cursors()[billcom_cursors.key("bills")]
+        newest = max(c.sb.billcom.all("bills"), key=lambda o: o["updatedTime"])
+        assert billcom_cursors.parse_stamp(settled) == billcom_cursors.parse_stamp(newest["updatedTime"])
+        # read with gte: the newest bill is read again (and found unchanged), never skipped
+        second = c.run(tie_out=False)
+        assert [l for l in second.lines if l.action in ("create", "update")] == []
+
+
+def test_stamps_round_trip():
+    ms = billcom_cursors.parse_stamp("2026-11-20T09:00:01.234+00:00")
+    assert billcom_cursors.format_stamp(ms) == "2026-11-20T09:00:01.234Z"
+    assert billcom_cursors.parse_stamp(billcom_cursors.format_stamp(ms)) == ms
+    assert billcom_cursors.parse_stamp("") is None and billcom_cursors.parse_stamp("not a time") is None
