@@ -19,20 +19,23 @@ the run was writing) stops the cursor at its own ``updatedTime``, so the next
 run reads it and everything after it.
 
 Such a cursor is a time Bill.com itself stamped, not one from this machine's
-clock, so it needs no allowance for clock skew. Collections the run wrote few
-records to keep the planning time (less the usual overlap): their own writes
-fit in the next run's first page anyway, and checking them would cost a
-request on every busy day.
+clock, so it needs no allowance for clock skew. Collections the run wrote
+less than a page of records to keep the planning time (less the usual
+overlap): their own writes fit in the next run's first page anyway, and
+checking them would cost a request on every busy day.
 """
 import datetime
 import logging
 
+from .billcom.client import MAX_PAGE
 from .errors import RemoteError
 
 _log = logging.getLogger(__name__)
 
 PREFIX = "billcom@"     # cursor key of one collection: "billcom@<collection>"
-SETTLE_MIN = 50         # own writes (and fresh reads) in a collection worth one more listing
+# own writes (and fresh reads) in a collection worth one more listing: a full
+# page, which the next run would otherwise read again
+SETTLE_MIN = MAX_PAGE
 
 
 def key(collection):
