@@ -21,6 +21,11 @@
         'wizards/sync_wizard_views.xml',
         'views/menus.xml',
     ],
+    'assets': {
+        'web.assets_backend': [
+            'billcom_qbo_sync/static/src/**/*',
+        ],
+    },
     'installable': True,
     'application': True,
 }

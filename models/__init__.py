@@ -6,4 +6,5 @@ from . import billcom_org
 from . import connection
 from . import link
 from . import sync_run
+from . import run_worker
 from . import tie_out_line

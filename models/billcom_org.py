@@ -88,6 +88,10 @@ class BillcomOrg(models.Model):
         return engine.engine_config.OrgFacts(signup_date=self.signup_date, start_date=self.start_date,
                                       under_accountant_console=self.under_accountant_console)
 
+    def _mark_refused(self, message):
+        """Bill.com refused the sign-in (password, developer key, organization)."""
+        self.sudo().write({"state": "error", "last_error": message})
+
     # ----------------------------------------------------------------- actions
     def action_test_connection(self):
         """Sign in to Bill.com and report the organization's name, or the exact error."""

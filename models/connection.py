@@ -1,5 +1,6 @@
 import datetime
 import logging
+import time
 
 from markupsafe import Markup
 
@@ -129,7 +130,7 @@ class Connection(models.Model):
             run = connection.last_run_id
             if connection.qbo_company_id.state == "reconnect":
                 connection.state = "reconnect"
-            elif connection.running_run_id.state == "running":
+            elif connection.running_run_id.state in ("queued", "running"):
                 connection.state = "running"
             elif connection.qbo_company_id.state == "draft":
                 connection.state = "draft"
@@ -181,9 +182,10 @@ class Connection(models.Model):
         )
 
     def _lock_is_live(self, now=None):
-        """Whether another run holds this connection (see ``OdooStore.begin_run``)."""
+        """Whether a run holds this connection (waiting, running, or between batches)."""
         self.ensure_one()
-        return self.env["billcom_qbo.run"]._holds_lock(self.sudo().running_run_id, now)
+        holder = self.sudo().running_run_id
+        return bool(holder and holder._holds_connection())
 
     def _is_due(self, now):
         """The ``schedule`` rule: automatic sync once a day."""
@@ -247,8 +249,7 @@ class Connection(models.Model):
             plan = service.preview()
         except engine.engine_errors.ReconnectNeeded as exc:
             message = engine.Scrubber(config.secrets())(str(exc))
-            self.qbo_company_id._mark_reconnect(message)
-            self.env["ir.cron"]._commit_progress()  # keep the state: the error below rolls back
+            self._note_side_error(exc, message)  # commits: the error below rolls back
             raise UserError(message) from exc
         except engine.REMOTE_FAILURES as exc:
             scrub = engine.Scrubber(config.secrets())
@@ -258,25 +259,33 @@ class Connection(models.Model):
             engine.scrub_run_line(line, scrub)
         return plan
 
-    def _tie_out(self):
-        """Compare both books now and keep the result on the connection: its
-        verdict, and one ``billcom_qbo.tie_out_line`` per difference (replacing
-        the previous ones). Reads only, on both sides (the read-only store
-        refuses writes), except rotated QuickBooks tokens."""
+    def _compute_tie_out(self):
+        """(the engine's TieOut now, the scrubber for its texts). Reads only, on
+        both sides (the read-only store refuses writes), except rotated
+        QuickBooks tokens. A refused QuickBooks authorization marks the company."""
         self.ensure_one()
-        self.check_access("write")
         config = self._engine_config()
         store = OdooStore(self, readonly=True)
         service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver(),
                                       rule_book=engine.ConnectionRules(self))
         scrub = engine.Scrubber(config.secrets())
         try:
-            report = service.tie_out()
+            return service.tie_out(), scrub
         except engine.engine_errors.ReconnectNeeded as exc:
-            message = scrub(str(exc))
-            self.qbo_company_id._mark_reconnect(message)
-            self.env["ir.cron"]._commit_progress()  # keep the state: the error below rolls back
-            raise UserError(message) from exc
+            self._note_side_error(exc, scrub(str(exc)))
+            raise
+
+    def _tie_out(self):
+        """Compare both books now and keep the result on the connection: its
+        verdict, and one ``billcom_qbo.tie_out_line`` per difference (replacing
+        the previous ones)."""
+        self.ensure_one()
+        self.check_access("write")
+        scrub = self._scrubber()
+        try:
+            report, scrub = self._compute_tie_out()
+        except engine.engine_errors.ReconnectNeeded as exc:
+            raise UserError(scrub(str(exc))) from exc
         except engine.REMOTE_FAILURES as exc:
             raise UserError(self.env._("The tie-out could not be computed: %s", scrub(str(exc)))) from exc
         now = fields.Datetime.now()
@@ -291,31 +300,85 @@ class Connection(models.Model):
         })
         return report
 
-    def _run_sync(self, trigger, object_types=None):
-        """Run the engine for this connection and return its ``billcom_qbo.run``.
+    # ------------------------------------------------------------ queued runs
+    def _queue_sync(self, trigger="manual", object_types=None):
+        """Queue a sync of this connection for the worker scheduled actions and
+        return its run ("Sync now" and the daily schedule). Calls no remote API.
 
-        Commits as it goes (links are kept the moment their write succeeds);
-        under the scheduler, stops between write batches once the scheduler's
-        time is up, leaving the run ``interrupted`` (the next run resumes).
-
-        :raises UserError: when another run holds this connection
+        :raises UserError: when a run of this connection is waiting or running
+            (the message names it and its progress), or the connection is not
+            configured enough to sync
         """
         self.ensure_one()
         self.check_access("read")
-        # before the configuration is built: reading them may rotate the tokens
-        self.qbo_company_id._refresh_company_facts()
-        config = self._engine_config(object_types)
-        store = OdooStore(self, scrub=config.secrets())
+        connection = self.sudo()
+        if not connection.try_lock_for_update(allow_referencing=True):
+            raise UserError(self.env._("%s Try again in a moment.", engine.ALREADY_RUNNING))
+        holder = connection.running_run_id
+        if holder and holder._holds_connection():
+            raise UserError(self._busy_message(holder))
+        self._engine_config(object_types)  # refuse an incomplete configuration now, not in the worker
+        resumes = False
+        if holder and holder.state == "running":
+            holder._mark_worker_died()
+            resumes = holder
+        return connection._queue_run(trigger, object_types, resumes=resumes)
+
+    def _busy_message(self, run):
+        return self.env._(
+            "%(already)s %(run)s is %(state)s: %(progress)s. It must end before another sync of "
+            "%(connection)s starts; its progress shows on the run.",
+            already=engine.ALREADY_RUNNING, run=run.display_name,
+            state=dict(run._fields["state"]._description_selection(self.env))[run.state].lower(),
+            progress=run.progress_text or run.stage_text or "", connection=self.display_name)
+
+    def _queue_run(self, trigger, object_types=None, resumes=False, wake=True):
+        """A waiting run holding this connection (the one already waiting, if any)."""
+        self.ensure_one()
+        connection = self.sudo()
+        Run = self.env["billcom_qbo.run"].sudo()
+        waiting = Run.search([("connection_id", "=", self.id), ("state", "=", "queued")], limit=1)
+        run = waiting or Run.create({
+            "connection_id": self.id,
+            "trigger": trigger if trigger in ("cron", "manual") else "manual",
+            "user_id": self.env.uid,
+            "state": "queued",
+            "object_types": list(object_types) if object_types else False,
+            "resumed_run_id": resumes.id if resumes else False,
+        })
+        connection.running_run_id = run
+        if wake:
+            Run._wake_workers(1)
+        return run
+
+    def _carry_out_batch(self, run, deadline):
+        """One batch of ``run``: the engine plans and writes until the batch's
+        time is up (``deadline``, monotonic), then stops between two write
+        batches; the run stays running for the next batch. Commits as it goes."""
+        self.ensure_one()
+        if run.batch_count == 1:
+            # before the configuration is built: reading them may rotate the tokens
+            self.qbo_company_id._refresh_company_facts()
+        try:
+            config = self._engine_config(run.object_types or None)
+        except UserError as exc:
+            store = OdooStore(self, run=run)
+            store.end_run(run.id, "failed", {}, self.env._("The sync could not start: %s", exc))
+            return
+        store = OdooStore(self, scrub=config.secrets(), run=run)
         cron = self.env["ir.cron"]
         first_done = []
 
         def progress(done, total, stage):
-            store.update_progress(store.run_id, done, total, stage)
-            remaining_time = cron._commit_progress()
+            store.update_progress(run.id, done, total, stage)
+            cron._commit_progress()
             if not first_done:
                 first_done.append(done)
-            # always let a run write at least one batch, so a slow plan never starves it
-            return remaining_time > 0 or done <= first_done[0]
+            # always let a batch write something, so a slow plan never starves the run
+            if time.monotonic() < deadline or done <= first_done[0]:
+                return True
+            store.pausing = True
+            return False
 
         save_tokens = self.qbo_company_id._token_saver()
 
@@ -326,24 +389,41 @@ class Connection(models.Model):
         service = engine.sync_service(config, store, on_tokens=on_tokens, progress=progress,
                                       rule_book=engine.ConnectionRules(self))
         try:
-            result = service.run(trigger, user=self.env.user.login)
-        except engine.engine_errors.SyncAlreadyRunning as exc:
-            raise engine.ConnectionBusy() from exc
+            result = service.run(run.trigger, user=run.user_id.login, tie_out=False)
         except Exception as exc:
             # the engine closes its runs itself; this covers what escaped it
-            if not store.run_id:
-                raise
             self.env.cr.rollback()
             store.abort(exc)
-            if isinstance(exc, engine.engine_errors.ReconnectNeeded):
-                self.qbo_company_id._mark_reconnect(store.scrub(str(exc)))
-                cron._commit_progress()
-            return store.run
-        if result.state == "failed" and isinstance(
-                getattr(result, "error", None), engine.engine_errors.ReconnectNeeded):
-            self.qbo_company_id._mark_reconnect(result.message)
-            cron._commit_progress()
-        return store.run
+            self._note_side_error(exc, store.scrub(str(exc)))
+            return
+        error = getattr(result, "error", None)
+        if result.state == "failed" and error is not None:
+            self._note_side_error(error, result.message)
+        elif result.state in ("done", "partial", "interrupted"):
+            self._note_sides_working()
+        cron._commit_progress()
+
+    def _note_side_error(self, error, message):
+        """An error refusing the connection marks only the side it came from."""
+        if not isinstance(error, engine.engine_errors.ReconnectNeeded):
+            return
+        if engine.is_billcom_error(error):
+            self.billcom_org_id._mark_refused(message)
+        else:
+            self.qbo_company_id._mark_reconnect(message)
+        self.env["ir.cron"]._commit_progress()
+
+    def _note_sides_working(self):
+        """Both sides answered a whole batch: a "Reconnect needed" or sign-in
+        error left by an earlier run no longer holds."""
+        qbo, org = self.sudo().qbo_company_id, self.sudo().billcom_org_id
+        if qbo.state == "reconnect":
+            qbo.write({"state": "connected", "last_error": False})
+        if org.state == "error":
+            org.write({"state": "connected", "last_error": False})
+
+    def _scrubber(self):
+        return engine.Scrubber(self._secret_values())
 
     def _log_failed_start(self, trigger, exc):
         """A run that could not even start (incomplete configuration) still leaves
@@ -367,43 +447,39 @@ class Connection(models.Model):
     # ---------------------------------------------------------------- scheduler
     @api.model
     def _cron_sync(self):
-        """Daily sync of every connection with automatic sync on.
-
-        Each connection runs under its own row lock; a connection another run
-        holds is skipped. A failing connection is logged on its run and the
-        others go on."""
+        """Daily sync: queue a run of every connection that is due and wake the
+        workers. A connection that cannot start (incomplete configuration) gets
+        a failed run saying why; the others go on."""
         now = fields.Datetime.now()
         connections = self.sudo().search([("auto_sync", "=", True)])
-        due = connections.filtered(lambda c: c._is_due(now))
-        cron = self.env["ir.cron"]
-        cron._commit_progress(remaining=len(due))
-        for index, connection in enumerate(due):
-            if not connection.try_lock_for_update(allow_referencing=True):
-                _logger.info("Connection %s skipped: %s", connection.id, engine.ALREADY_RUNNING)
-                cron._commit_progress(1)
-                continue
+        queued = 0
+        for connection in connections.filtered(lambda c: c._is_due(now)):
             try:
-                run = connection._run_sync("cron")
-            except engine.ConnectionBusy:
-                _logger.info("Connection %s skipped: %s", connection.id, engine.ALREADY_RUNNING)
-                self.env.cr.rollback()
-                cron._commit_progress(1)
-                continue
-            except Exception as exc:  # noqa: BLE001  one connection must not stop the others
-                # not configured, or a bug: say so on the connection, then go on
-                _logger.warning("Connection %s: the sync could not start: %s", connection.id, exc,
-                                exc_info=not isinstance(exc, UserError))
-                self.env.cr.rollback()
+                with self.env.cr.savepoint():
+                    if not connection._ready_to_queue():
+                        _logger.info("Connection %s skipped: %s", connection.id, engine.ALREADY_RUNNING)
+                        continue
+                    connection._queue_run("cron", wake=False)
+                    queued += 1
+            except UserError as exc:
+                _logger.warning("Connection %s: the sync could not start: %s", connection.id, exc)
                 connection._log_failed_start("cron", exc)
-                cron._commit_progress(1)
-                continue
-            _logger.info("Connection %s: run %s ended %s.", connection.id, run.id, run.state)
-            if run.state == "interrupted":
-                # out of time: leave this one and the rest for the scheduler's next call
-                cron._commit_progress(remaining=len(due) - index)
-                return
-            if not cron._commit_progress(1):
-                return
+        if queued:
+            self.env["billcom_qbo.run"]._wake_workers(queued)
+
+    def _ready_to_queue(self):
+        """Whether the daily run may queue this connection (raises UserError when
+        its configuration is incomplete)."""
+        self.ensure_one()
+        if not self.try_lock_for_update(allow_referencing=True):
+            return False
+        holder = self.running_run_id
+        if holder and holder._holds_connection():
+            return False
+        self._engine_config()
+        if holder and holder.state == "running":
+            holder._mark_worker_died()
+        return True
 
     # ----------------------------------------------------------------- actions
     def action_open_sync_wizard(self):

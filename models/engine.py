@@ -10,24 +10,16 @@ import datetime
 import decimal
 import json
 
-from odoo.exceptions import UserError
-
 from ..sync_engine import config as engine_config  # noqa: F401  (re-exported)
 from ..sync_engine import errors as engine_errors  # noqa: F401  (re-exported)
 from ..sync_engine import rules as engine_rules  # noqa: F401  (re-exported)
 from ..sync_engine import service as engine_service
+from ..sync_engine import stages  # noqa: F401  (a run's stage in words)
 from ..sync_engine.plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC
 from ..sync_engine.secrets import Scrubber  # noqa: F401  (the models mask secrets with the engine's)
 from ..sync_engine.store import Link, Store  # noqa: F401  (the Odoo store implements the engine's)
 
 ALREADY_RUNNING = "A sync is already running for this connection."
-
-
-class ConnectionBusy(UserError):
-    """Another run holds the connection (rule ``schedule``: one sync at a time)."""
-
-    def __init__(self, message=ALREADY_RUNNING):
-        super().__init__(message)
 
 
 def service():
@@ -93,6 +85,11 @@ def make_config(qbo=None, billcom=None, facts=None, settings=None, name="connect
         settings=settings or engine_config.SyncSettings(),
         name=name,
     )
+
+
+def is_billcom_error(error):
+    """Whether an engine error came from Bill.com (else QuickBooks or the engine)."""
+    return getattr(error, "side", None) == "Bill.com"
 
 
 # What a remote chore (test connection, refresh accounts, revoke...) may raise

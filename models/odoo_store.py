@@ -25,14 +25,17 @@ class ReadOnlyStore(Exception):
 
 
 class OdooStore(Store):
-    def __init__(self, connection, readonly=False, scrub=()):
+    def __init__(self, connection, readonly=False, scrub=(), run=None, tie_out_after=True):
         connection.ensure_one()
         self.user = connection.env.user
         self.connection = connection.sudo()
         self.env = self.connection.env
         self.readonly = readonly
         self.scrub = engine.Scrubber(scrub)
-        self.run = self.env["billcom_qbo.run"]
+        self.run = run.sudo() if run else self.env["billcom_qbo.run"]
+        # True while a batch stops for lack of time: the run goes on in the next batch
+        self.pausing = False
+        self.tie_out_after = tie_out_after
 
     @property
     def run_id(self):
@@ -111,33 +114,19 @@ class OdooStore(Store):
         self.connection.retries = sorted({tuple(item) for item in (retries or ())})
 
     # ------------------------------------------------------------------ runs
+    # A run is queued by "Sync now" or the daily schedule and claimed by a
+    # scheduler worker (``billcom_qbo.run._claim_work``); each batch of it is
+    # one engine run over this store. Batches after the first plan again and go
+    # on where the last one stopped (links are saved as each write succeeds), so
+    # the run's lines, counts and progress are kept across batches here.
     def begin_run(self, trigger, user=None):
-        """Lock the connection's row, check no live run holds the connection,
-        open the run and commit. The row lock (``FOR NO KEY UPDATE``: runs and
-        links may still reference the connection) keeps two starting runs apart;
-        ``running_run_id`` keeps the connection held across the run's commits."""
+        """Carry on with the claimed run (the claim holds the connection)."""
         self._writable("start a run")
-        connection = self.connection
-        if not connection.try_lock_for_update(allow_referencing=True):
-            raise engine.engine_errors.SyncAlreadyRunning(engine.ALREADY_RUNNING)
-        Run = self.env["billcom_qbo.run"]
-        now = fields.Datetime.now()
-        holder = connection.running_run_id
-        if Run._holds_lock(holder, now):
-            raise engine.engine_errors.SyncAlreadyRunning(f"{engine.ALREADY_RUNNING} ({holder.display_name})")
-        if holder and holder.state == "running":
-            holder.write({"state": "interrupted", "ended": now,
-                          "message": "This run stopped without closing (its worker ended); "
-                                     "the next run took over and resumed where it stopped."})
-        self.run = Run.create({
-            "connection_id": connection.id,
-            "trigger": trigger if trigger in ("cron", "manual") else "manual",
-            "user_id": self.user.id,
-            "started": now,
-            "heartbeat": now,
-            "state": "running",
-        })
-        connection.running_run_id = self.run
+        if not self.run:
+            raise engine.engine_errors.SyncError("No run was claimed for this batch.")
+        self.run.write({"state": "running", "heartbeat": fields.Datetime.now(), "stage": False})
+        self.connection.running_run_id = self.run
+        self._batch_done = 0
         self._commit()
         return self.run.id
 
@@ -147,27 +136,53 @@ class OdooStore(Store):
         return self.env["billcom_qbo.run"].browse(run_id)
 
     def add_run_lines(self, run_id, lines):
+        """Log lines; a later batch's line about a record replaces the line an
+        earlier batch logged about it (a hold logged again, a failure that
+        succeeded on the next try), so each record is counted once."""
         self._writable("log run lines")
         if not lines:
             return
+        run = self._run(run_id)
         vals_list = [dict(engine.run_line_values(line, self.scrub), run_id=run_id) for line in lines]
-        self.env["billcom_qbo.run_line"].create(vals_list)
+        RunLine = self.env["billcom_qbo.run_line"]
+        if run.batch_count > 1:
+            keys = {_line_key(vals) for vals in vals_list}
+            earlier = RunLine.search([("run_id", "=", run_id), ("batch", "<", run.batch_count),
+                                      ("object_type", "in", list({k[0] for k in keys}))])
+            earlier.filtered(lambda l: _line_key(l) in keys).unlink()
+        RunLine.create([dict(vals, batch=run.batch_count) for vals in vals_list])
 
     def update_progress(self, run_id, done, total, stage=None):
         if self.readonly or not run_id:
             return
-        self._run(run_id).write({"progress_done": done, "progress_total": total, "stage": stage,
-                                 "heartbeat": fields.Datetime.now()})
+        run = self._run(run_id)
+        self._batch_done = done
+        run.write({"progress_done": run.progress_offset + done, "progress_total": run.progress_offset + total,
+                   "stage": stage, "heartbeat": fields.Datetime.now(),
+                   "progress_written": run._count_written()})
 
     def end_run(self, run_id, state, counts, message=None):
-        """Close the run, release the connection and commit."""
+        """Close the run (or, when the batch ran out of time, leave it for the
+        next batch), release the connection and commit."""
         self._writable("close a run")
         run = self._run(run_id)
         now = fields.Datetime.now()
+        if state == "interrupted" and self.pausing:
+            run.write({"batch_open": False, "heartbeat": now,
+                       "progress_offset": run.progress_offset + getattr(self, "_batch_done", 0),
+                       "progress_written": run._count_written()})
+            self._commit()
+            return
         if state not in dict(run._fields["state"].selection):
             state = "failed"
-        run.write({"state": state, "ended": now, "heartbeat": now, "counts": counts or {},
-                   "message": self.scrub(message) or False})
+        counts, failed = run._line_counts()
+        if state == "done" and failed:
+            state = "partial"
+            message = f"{failed} record(s) could not be synced; see the run lines."
+        run.write({"state": state, "ended": now, "heartbeat": now, "counts": counts,
+                   "message": self.scrub(message) or False, "batch_open": False,
+                   "progress_written": run._count_written(),
+                   "tie_out_due": state in ("done", "partial") and self.tie_out_after})
         vals = {"last_run_id": run.id}
         if self.connection.running_run_id == run:
             vals["running_run_id"] = False
@@ -198,3 +213,10 @@ class OdooStore(Store):
         self.end_run(run.id, "failed", run.counts or {},
                      self.scrub(f"The run stopped on an unexpected error: {exc}"))
 
+
+
+def _line_key(line):
+    """The record a run line is about: its type, direction and source side's id
+    (or its name, for a record not on either side yet)."""
+    source = line["qbo_id"] if line["direction"] == engine.QBO_TO_BC else line["billcom_id"]
+    return (line["object_type"], line["direction"], source or line["record"])

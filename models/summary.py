@@ -43,11 +43,14 @@ def object_type_names(env):
     return {t.code: t.name for t in env["billcom_qbo.object_type"].sudo().search([])}
 
 
-def render(env, counts):
-    """One line per object type and direction, in sync order."""
+def render(env, counts, state="done"):
+    """One line per object type and direction, in sync order. Only a run that
+    went through (or a preview) with nothing to count says there was nothing to do."""
     grouped = tally(counts)
     if not grouped:
-        return env._("Nothing to do: both sides were already in step.")
+        if state in ("done", "preview"):
+            return env._("Nothing to do: both sides were already in step.")
+        return env._("Nothing was synced.")
     types = env["billcom_qbo.object_type"].sudo().search([])
     type_names = {t.code: t.name for t in types}
     type_order = {t.code: i for i, t in enumerate(types)}

@@ -1,15 +1,16 @@
-import datetime
-
 from odoo import api, fields, models
-from odoo.tools import format_datetime
+from odoo.tools import format_datetime, format_duration
 
-from . import summary
+from . import engine, summary
 
-# A run that has not reported progress for this long is taken to be dead
-# (its worker was killed): the next run may take the connection over.
-LOCK_STALE_AFTER = datetime.timedelta(minutes=30)
+# A run's worker holds a PostgreSQL advisory lock on the run's connection for
+# as long as it carries out a batch: session-level, so it outlives the batch's
+# commits and dies with the worker's database connection when the worker is
+# killed or the server stops. (class id, connection id) is the lock's key.
+RUN_LOCK_CLASS = 0x42515300
 
 RUN_STATES = [
+    ("queued", "Waiting"),
     ("running", "Running"),
     ("done", "Done"),
     ("partial", "Done with errors"),
@@ -32,6 +33,20 @@ class SyncRun(models.Model):
     started = fields.Datetime(readonly=True, default=fields.Datetime.now)
     ended = fields.Datetime(readonly=True)
     heartbeat = fields.Datetime(readonly=True, help="Last sign of life of a running run.")
+    object_types = fields.Json(readonly=True, help="Object type codes this run syncs; empty: all.")
+    batch_count = fields.Integer(
+        "Batches", readonly=True,
+        help="Scheduled-action runs this sync took: a long sync is carried out in batches "
+             "that each end within the scheduler's time limit.")
+    batch_open = fields.Boolean(readonly=True, help="A worker is carrying out a batch of this run now.")
+    progress_offset = fields.Integer(readonly=True, help="Records done in earlier batches.")
+    progress_written = fields.Integer("Written so far", readonly=True)
+    tie_out_due = fields.Boolean(readonly=True, index=True, help="The run is done; its tie-out is next.")
+    resumed_run_id = fields.Many2one(
+        "billcom_qbo.run", string="Resumes", readonly=True,
+        help="The interrupted run this one took over from.")
+    stage_text = fields.Char("Stage", compute="_compute_progress_text")
+    progress_text = fields.Char("Progress", compute="_compute_progress_text")
     duration = fields.Float("Duration (minutes)", compute="_compute_duration")
     state = fields.Selection(RUN_STATES, required=True, default="running", readonly=True, index=True)
     progress_done = fields.Integer(readonly=True)
@@ -77,11 +92,53 @@ class SyncRun(models.Model):
             else:
                 run.progress = 0.0
 
-    @api.depends("counts")
+    @api.depends("state", "stage", "progress_done", "progress_total", "progress_written", "started",
+                 "tie_out_due")
+    def _compute_progress_text(self):
+        """"Creating customers in Bill.com: 120 of 400 records, 87 written, 1 min 20 s
+        elapsed, about 3 min left"."""
+        now = fields.Datetime.now()
+        for run in self:
+            run.stage_text = run._stage_words()
+            if run.state not in ("queued", "running") and not run.tie_out_due:
+                run.progress_text = False
+                continue
+            parts = [run.stage_text]
+            if run.progress_total:
+                parts.append(self.env._("%(done)s of %(total)s records", done=run.progress_done,
+                                        total=run.progress_total))
+                parts.append(self.env._("%s written", run.progress_written))
+            elapsed = (now - run.started).total_seconds() if run.started else 0
+            if run.state == "running" and elapsed > 0:
+                parts.append(self.env._("%s elapsed", format_duration(elapsed / 3600.0)))
+                left = run._seconds_left(elapsed)
+                if left is not None:
+                    parts.append(self.env._("about %s left", format_duration(left / 3600.0)))
+            run.progress_text = ", ".join(p for p in parts if p)
+
+    def _stage_words(self):
+        self.ensure_one()
+        if self.state == "queued":
+            return self.env._(engine.stages.QUEUED)
+        if self.tie_out_due:
+            return self.env._(engine.stages.TIE_OUT)
+        if self.state == "running" and not self.stage:
+            return self.env._(engine.stages.PLANNING)
+        return engine.stages.describe(self.stage) if self.state == "running" else False
+
+    def _seconds_left(self, elapsed):
+        """At the pace so far; None until there is a pace to go by."""
+        done, total = self.progress_done, self.progress_total
+        if not total or not done or done >= total:
+            return None
+        return elapsed * (total - done) / done
+
+    @api.depends("counts", "state")
     def _compute_counts(self):
         for run in self:
             totals = summary.totals(run.counts)
-            run.summary = summary.render(self.env, run.counts) if run.counts or run.state != "running" else False
+            finished = run.state not in ("queued", "running")
+            run.summary = summary.render(self.env, run.counts, run.state) if run.counts or finished else False
             run.write_count = sum(totals[a] for a in summary.WRITE_ACTIONS)
             run.skip_count = totals["skip"]
             run.conflict_count = totals["conflict"]
@@ -93,14 +150,63 @@ class SyncRun(models.Model):
         for run in self:
             run.line_count = counts.get(run, 0)
 
+    # --------------------------------------------------------------- liveness
     @api.model
-    def _holds_lock(self, run, now=None):
-        """Whether ``run`` still holds its connection: running, and alive recently."""
-        if not run or run.state != "running":
-            return False
-        now = now or fields.Datetime.now()
-        last_sign = run.heartbeat or run.started
-        return bool(last_sign and last_sign > now - LOCK_STALE_AFTER)
+    def _connection_lock_held(self, connection_ids):
+        """The connections among ``connection_ids`` whose run lock a live worker
+        holds now (any server sharing this database)."""
+        if not connection_ids:
+            return set()
+        self.env.cr.execute("""
+            SELECT objid FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 2
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid = %s AND objid = ANY(%s)
+        """, [RUN_LOCK_CLASS, list(connection_ids)])
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _worker_died(self):
+        """A batch was open but no worker holds the connection: the worker was
+        killed or its server stopped mid-batch."""
+        self.ensure_one()
+        return (self.state == "running" and self.batch_open
+                and self.connection_id.id not in self._connection_lock_held([self.connection_id.id]))
+
+    def _holds_connection(self):
+        """Whether this run still holds its connection: waiting, between batches,
+        or in a batch whose worker is alive."""
+        self.ensure_one()
+        return self.state in ("queued", "running") and not self._worker_died()
+
+    def _mark_worker_died(self):
+        """Close a run whose worker died, saying where it stopped."""
+        self.ensure_one()
+        point = self.progress_text or self._stage_words() or ""
+        self.write({
+            "state": "interrupted", "ended": fields.Datetime.now(), "batch_open": False, "tie_out_due": False,
+            "message": self.env._("Its worker stopped during batch %(batch)s (%(point)s); the next run "
+                                  "resumes where it stopped.", batch=self.batch_count, point=point),
+        })
+
+    # ------------------------------------------------------------ run's lines
+    def _line_counts(self):
+        """(counts in the engine's key format, failed records) of the run's lines."""
+        self.ensure_one()
+        groups = self.env["billcom_qbo.run_line"]._read_group(
+            [("run_id", "=", self.id)], ["object_type", "direction", "action", "state"], ["__count"])
+        counts, failed = {}, 0
+        for object_type, direction, action, state, n in groups:
+            action = "failed" if state == "failed" else action
+            key = engine.count_key(object_type, direction, action)
+            counts[key] = counts.get(key, 0) + n
+            if action in summary.FAILED_ACTIONS:
+                failed += n
+        return counts, failed
+
+    def _count_written(self):
+        self.ensure_one()
+        return self.env["billcom_qbo.run_line"].search_count([
+            ("run_id", "=", self.id), ("action", "in", list(summary.WRITE_ACTIONS)), ("state", "!=", "failed")])
 
     def _open_form(self):
         self.ensure_one()
@@ -138,3 +244,4 @@ class SyncRunLine(models.Model):
     qbo_id = fields.Char(index="btree_not_null")
     billcom_id = fields.Char(index="btree_not_null")
     rule_code = fields.Char(index=True)
+    batch = fields.Integer(readonly=True, help="The batch of the run that logged this line.")

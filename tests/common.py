@@ -4,6 +4,7 @@ records pointing at them, and assertions named after what the add-on promises.""
 import contextlib
 import datetime
 
+from odoo import api
 from odoo.tests import TransactionCase, new_test_user
 
 from ..sync_engine.mapping import QBO_TYPE
@@ -204,13 +205,32 @@ class SyncCase(SandboxMixin, TransactionCase):
                 [("code", "in", object_types)]).ids)] if object_types else [],
         })
         wizard.action_preview()
+        self.work_queue(env)
+        wizard.invalidate_recordset()
         return wizard
 
+    def work_queue(self, env=None, max_turns=100):
+        """What the worker scheduled actions do once woken: turns until no work
+        waits. Returns the number of turns that did some work."""
+        turns = 0
+        with contextlib.ExitStack() as stack:
+            if env is None:
+                env = stack.enter_context(self.new_cursor())
+            Run = env["billcom_qbo.run"].with_user(api.SUPERUSER_ID)
+            while Run._waiting_count() and turns < max_turns:
+                Run._cron_work()
+                turns += 1
+            env.invalidate_all()
+        self.env.invalidate_all()
+        return turns
+
     def run_now(self, connection=None, user=None):
-        """A manual run of the connection, as the wizard starts it; returns the run."""
+        """A manual run of the connection, as "Sync now" queues it and the
+        workers carry it out; returns the run."""
         with self.new_cursor(user=user) as env:
-            run = env["billcom_qbo.connection"].browse((connection or self.connection).id)._run_sync("manual")
+            run = env["billcom_qbo.connection"].browse((connection or self.connection).id)._queue_sync("manual")
             run_id = run.id
+        self.work_queue()
         return self.env["billcom_qbo.run"].browse(run_id)
 
     @staticmethod

@@ -92,6 +92,7 @@ class TestSecurity(SyncCase):
             wizard = self.preview(env)
             self.assertTrue(wizard.line_ids)
             action = wizard.action_sync_now()
+        self.work_queue()
         run = self.env["billcom_qbo.run"].browse(action["res_id"])
         self.assertEqual(run.user_id, self.sync_user)
         self.assertRunFinished(run, trigger="manual")

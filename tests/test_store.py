@@ -20,7 +20,8 @@ class TestOdooStore(SandboxMixin, TransactionCase):
         patcher = patch.object(type(self.env["ir.cron"]), "_commit_progress", lambda *a, **k: float("inf"))
         patcher.start()
         self.addCleanup(patcher.stop)
-        self.store = OdooStore(self.connection, scrub=["s3cr3t-token"])
+        self.run = self.connection._queue_run("manual", wake=False)
+        self.store = OdooStore(self.connection, scrub=["s3cr3t-token"], run=self.run)
 
     def links(self, n, start=0, version="1"):
         return [Link("vendor", str(i), f"009{i:05d}", version, f"2026-11-0{1 + i % 9}T00:00:00.000+0000",
@@ -60,6 +61,7 @@ class TestOdooStore(SandboxMixin, TransactionCase):
 
     def test_run_lines_are_batched_and_scrubbed(self):
         run_id = self.store.begin_run("manual")
+        self.run.batch_count = 1
 
         def lines(n):
             return [RunLine("bill", "qbo_to_billcom", "error", f"Bill {i}", qbo_id=str(i), rule_code="bad_data",
@@ -84,23 +86,38 @@ class TestOdooStore(SandboxMixin, TransactionCase):
         self.store.set_retries([])
         self.assertEqual(self.store.get_retries(), [])
 
-    def test_one_run_at_a_time(self):
-        run_id = self.store.begin_run("cron")
-        with self.assertRaisesRegex(engine_errors.SyncAlreadyRunning, "A sync is already running for this connection"):
-            OdooStore(self.connection).begin_run("manual")
-        self.store.update_progress(run_id, 3, 10, "bill")
-        run = self.env["billcom_qbo.run"].browse(run_id)
-        self.assertEqual((run.progress_done, run.progress_total, run.progress), (3, 10, 30.0))
-        self.store.end_run(run_id, "done", {"bill|qbo_to_billcom|create": 3, "vendor|none|skip": 1},
-                           "all good s3cr3t-token")
-        self.assertEqual(run.state, "done")
-        self.assertNoSecretIn([run.message], {"s3cr3t-token"})
-        self.assertEqual((run.write_count, run.skip_count), (3, 1))
-        self.assertIn("Bills, QuickBooks to Bill.com: 3 created", run.summary)
+    def test_run_progress_and_close(self):
+        """A batch's progress adds to the earlier batches'; the run's counts are
+        its logged lines; closing releases the connection."""
+        self.run.write({"batch_count": 1, "batch_open": True})
+        run_id = self.store.begin_run("manual")
+        self.assertEqual(run_id, self.run.id, "the claimed run, not a new one")
+        self.assertEqual(self.connection.running_run_id, self.run)
+        self.store.update_progress(run_id, 3, 10, "bill: Bill.com create")
+        self.assertEqual((self.run.progress_done, self.run.progress_total, self.run.progress), (3, 10, 30.0))
+        self.assertEqual(self.run.stage_text, "Creating bills in Bill.com")
+        self.store.pausing = True  # the batch's time is up
+        self.store.end_run(run_id, "interrupted", {})
+        self.assertEqual(self.run.state, "running", "the run goes on in the next batch")
+        self.assertFalse(self.run.batch_open)
+
+        self.run.write({"batch_count": 2, "batch_open": True})
+        store = OdooStore(self.connection, scrub=["s3cr3t-token"], run=self.run)
+        store.begin_run("manual")
+        store.update_progress(run_id, 2, 7, "bill: Bill.com create")
+        self.assertEqual((self.run.progress_done, self.run.progress_total), (5, 10))
+        store.add_run_lines(run_id, [
+            RunLine("bill", "qbo_to_billcom", "create", f"Bill {i}", qbo_id=str(i), state="done") for i in range(3)]
+            + [RunLine("vendor", "none", "skip", "Vendor 1", qbo_id="1", state="done")])
+        store.end_run(run_id, "done", {"ignored|none|create": 99}, "all good s3cr3t-token")
+        self.assertEqual(self.run.state, "done")
+        self.assertNoSecretIn([self.run.message], {"s3cr3t-token"})
+        self.assertEqual((self.run.write_count, self.run.skip_count), (3, 1))
+        self.assertIn("Bills, QuickBooks to Bill.com: 3 created", self.run.summary)
+        self.assertTrue(self.run.tie_out_due, "the tie-out comes next")
         self.assertFalse(self.connection.running_run_id)
-        self.assertEqual(self.connection.last_run_id, run)
+        self.assertEqual(self.connection.last_run_id, self.run)
         self.assertTrue(self.connection.last_sync)
-        OdooStore(self.connection).begin_run("manual")  # free again
 
     def test_readonly_store_refuses_writes(self):
         store = OdooStore(self.connection, readonly=True)

@@ -1,9 +1,11 @@
 import logging
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..models import run_worker
 from .common import SyncCase
 
 
@@ -17,8 +19,13 @@ class TestSync(SyncCase):
         cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")
         with self.enter_registry_test_mode():
             self.assertIs(cron.method_direct_trigger(), True)
+        queued = self.connection.running_run_id
+        self.assertEqual(queued.state, "queued", "the daily action only queues the run for the workers")
+        self.assertNothingWritten("the daily action itself calls no remote API")
+        self.work_queue()
 
         run = self.connection.last_run_id
+        self.assertEqual(run, queued)
         self.assertRunFinished(run, trigger="cron")
         self.assertEqual(self.connection.last_sync, run.ended)
         self.assertFalse(idle.run_ids, "a connection with automatic sync off is left alone")
@@ -74,8 +81,13 @@ class TestSync(SyncCase):
         with self.new_cursor() as env:
             wizard = self.preview(env)
             planned = self.line_keys(wizard.line_ids)
+            self.clear_sandbox_logs()
             action = wizard.action_sync_now()
         run = self.env["billcom_qbo.run"].browse(action["res_id"])
+        self.assertEqual(run.state, "queued")
+        self.assertEqual(self.qbo_sb.request_log() + self.billcom_sb.request_log(), [],
+                         '"Sync now" calls no remote API in the web request: a worker does')
+        self.work_queue()
         self.assertEqual(action["res_model"], "billcom_qbo.run")
         self.assertRunFinished(run, trigger="manual")
         self.assertEqual(self.line_keys(run.line_ids), planned)
@@ -92,27 +104,33 @@ class TestSync(SyncCase):
             self.assertEqual(set(wizard.line_ids.mapped("object_type")), {"vendor", "customer"})
         self.assertNothingWritten()
 
-    def test_interrupted_run_resumes(self):
-        """A run stopped between batches (no time left) is marked interrupted, and
-        the next run finishes the job without writing anything twice."""
-        cron_model = type(self.env["ir.cron"])
-        original = cron_model._commit_progress
-
-        def no_time_left(cron, processed=0, *, remaining=None, deactivate=False):
-            original(cron, processed, remaining=remaining, deactivate=deactivate)
-            return 0.0
-
-        with patch.object(cron_model, "_commit_progress", no_time_left), self.new_cursor() as env:
-            first = env["billcom_qbo.connection"].browse(self.connection.id)._run_sync("manual")
-            first_state, first_writes = first.state, first.write_count
-        self.assertEqual(first_state, "interrupted")
-        self.assertGreater(first_writes, 0)
-        self.assertFalse(self.connection.last_sync, "an interrupted run is not a completed sync")
-        self.assertTrue(self.connection._is_due(self.connection.last_run_id.ended),
-                        "an interrupted connection is due again at once")
-
-        self.assertRunFinished(self.run_now())
-
+    def test_long_sync_is_carried_out_in_batches(self):
+        """A sync longer than one batch goes on batch after batch (each one a
+        scheduler turn that ends in time), as one run: nothing is written twice,
+        each record is logged once, and the tie-out comes last."""
+        with patch.object(run_worker, "batch_seconds", lambda: 0.0), \
+                patch.object(run_worker, "MIN_BATCH_SECONDS", -1):
+            with self.new_cursor() as env:
+                run_id = env["billcom_qbo.connection"].browse(self.connection.id)._queue_sync("manual").id
+            run = self.env["billcom_qbo.run"].browse(run_id)
+            with self.new_cursor() as env:
+                env["billcom_qbo.run"].with_user(SUPERUSER_ID)._cron_work()
+            self.env.invalidate_all()
+            self.assertEqual(run.state, "running", "one batch was not enough")
+            self.assertFalse(run.batch_open, "between batches no worker holds the run")
+            self.assertGreater(run.progress_done, 0)
+            self.assertLess(run.progress_done, run.progress_total)
+            self.assertGreater(run.progress_written, 0, "what is written so far shows before the end")
+            self.assertIn(" of ", run.progress_text)
+            self.assertFalse(self.connection.last_sync, "a sync half done is not a completed sync")
+            turns = self.work_queue()
+        self.assertRunFinished(run)
+        self.assertGreater(run.batch_count, 2)
+        self.assertGreater(turns, 2)
+        self.assertEqual(self.connection.run_ids, run, "one run, whatever the number of batches")
+        self.assertTrue(run.books_agree, run.tie_out_verdict)
+        keys = [(l.object_type, l.direction, l.qbo_id or l.billcom_id or l.record) for l in run.line_ids]
+        self.assertEqual(len(keys), len(set(keys)), "each record is logged once")
         numbers = [b["invoice"]["invoiceNumber"] for b in self.billcom_sb.all("bills")]
         self.assertEqual(len(numbers), len(set(numbers)), "no bill was created twice")
         docs = [b.get("DocNumber") for b in self.qbo_sb.all("Bill")]
@@ -134,16 +152,48 @@ class TestSync(SyncCase):
         self.assertNothingWritten()
         self.assertEqual(self.connection.run_ids, holder)
 
-    def test_stale_run_is_taken_over(self):
-        """A run whose worker died (no sign of life for long) does not block forever."""
+    def test_live_run_busy_message_names_the_run(self):
         holder = self.env["billcom_qbo.run"].create({
-            "connection_id": self.connection.id, "trigger": "cron", "state": "running",
-            "started": "2020-01-01 00:00:00", "heartbeat": "2020-01-01 00:00:00",
-        })
+            "connection_id": self.connection.id, "trigger": "cron", "state": "running", "batch_count": 1,
+            "progress_done": 12, "progress_total": 40, "stage": "customer: Bill.com create"})
         self.connection.running_run_id = holder
         self.env.flush_all()
-        self.assertRunFinished(self.run_now())
+        with self.assertRaises(UserError) as caught:
+            self.connection._queue_sync("manual")
+        self.assertIs(type(caught.exception), UserError, "a plain UserError: the web client shows a dialog")
+        message = str(caught.exception)
+        self.assertIn(holder.display_name, message)
+        self.assertIn("Creating customers in Bill.com, 12 of 40 records", message)
+
+    def dead_run(self):
+        """A run whose worker died mid-batch: its batch is open, nobody holds the connection."""
+        holder = self.env["billcom_qbo.run"].create({
+            "connection_id": self.connection.id, "trigger": "cron", "state": "running", "batch_open": True,
+            "batch_count": 1, "progress_done": 3, "progress_total": 30, "stage": "vendor: Bill.com create"})
+        self.connection.running_run_id = holder
+        self.env.flush_all()
+        return holder
+
+    def test_dead_run_is_taken_over_by_a_person(self):
+        """Right after a worker was killed, "Sync now" works: the dead run is
+        marked interrupted at the point it reached and the new run resumes."""
+        holder = self.dead_run()
+        run = self.run_now()
+        self.assertRunFinished(run)
         self.assertEqual(holder.state, "interrupted")
+        self.assertIn("stopped during batch 1", holder.message)
+        self.assertIn("Creating vendors in Bill.com, 3 of 30 records", holder.message)
+        self.assertEqual(run.resumed_run_id, holder)
+
+    def test_dead_run_is_taken_over_by_the_next_worker(self):
+        holder = self.dead_run()
+        self.work_queue()
+        self.assertEqual(holder.state, "interrupted")
+        successor = self.connection.last_run_id
+        self.assertNotEqual(successor, holder)
+        self.assertEqual(successor.resumed_run_id, holder)
+        self.assertEqual(successor.trigger, "cron")
+        self.assertRunFinished(successor)
 
     def test_cron_skips_a_held_connection(self):
         holder = self.env["billcom_qbo.run"].create({
@@ -165,6 +215,7 @@ class TestSync(SyncCase):
         cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync")
         with self.enter_registry_test_mode():
             self.assertIs(cron.method_direct_trigger(), True)
+        self.work_queue()
         self.assertRunFailed(broken.last_run_id)
         self.assertIn("local API URL", broken.last_run_id.message)
         self.assertRunFinished(self.connection.last_run_id, trigger="cron")
@@ -189,8 +240,21 @@ class TestSync(SyncCase):
         self.assertNothingWritten()
 
     def test_billcom_error_is_logged_on_the_run(self):
-        self.connection.billcom_org_id.sudo().password = "wrong-password-123"
+        """A wrong Bill.com password marks the Bill.com organization, never the
+        QuickBooks company; the next run after the fix clears it."""
+        org = self.connection.billcom_org_id.sudo()
+        good_password = org.password
+        org.password = "wrong-password-123"
         self.env.flush_all()
         run = self.run_now()
         self.assertRunFailed(run)
         self.assertNoSecretIn([run.message], {"wrong-password-123"})
+        self.assertNotIn("Nothing to do", run.summary or "", "a failed run never says there was nothing to do")
+        self.assertEqual(org.state, "error")
+        self.assertNotEqual(self.connection.qbo_company_id.state, "reconnect", "QuickBooks was not at fault")
+
+        org.password = good_password
+        self.env.flush_all()
+        self.assertRunFinished(self.run_now())
+        self.assertEqual(org.state, "connected", "the error clears once Bill.com accepts the sign-in")
+        self.assertNotEqual(self.connection.state, "error")

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from ..models import engine, summary
 
@@ -12,7 +13,9 @@ class SyncWizard(models.TransientModel):
     object_type_ids = fields.Many2many(
         "billcom_qbo.object_type", string="Object types",
         help="Leave empty to sync every object type.")
-    state = fields.Selection([("draft", "Choose"), ("preview", "Preview")], default="draft", required=True)
+    state = fields.Selection([("draft", "Choose"), ("computing", "Preparing the preview"), ("preview", "Preview")],
+                             default="draft", required=True)
+    preview_error = fields.Text(readonly=True)
     previewed_at = fields.Datetime("Previewed at", readonly=True)
     summary = fields.Text(readonly=True)
     line_ids = fields.One2many("billcom_qbo.sync_wizard_line", "wizard_id", string="Planned records",
@@ -34,31 +37,64 @@ class SyncWizard(models.TransientModel):
     def _object_type_codes(self):
         return self.object_type_ids.mapped("code") or None
 
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if "connection_id" in fields_list and not values.get("connection_id"):
+            # "Manual sync" from the menu: the only connection is the one meant
+            connections = self.env["billcom_qbo.connection"].search([], limit=2)
+            if len(connections) == 1:
+                values["connection_id"] = connections.id
+        return values
+
     def action_preview(self):
-        """Ask the engine for the plan and show it; nothing is written anywhere."""
+        """Hand the preview to a worker (reading a large company takes longer
+        than a web request may last); the dialog shows it when it is ready.
+        Nothing is written anywhere."""
         self.ensure_one()
-        plan = self.connection_id._preview(self._object_type_codes())
+        self.connection_id.check_access("read")
+        self.connection_id._engine_config(self._object_type_codes())  # an incomplete set-up says so now
+        self.line_ids.unlink()
+        self.write({"state": "computing", "summary": False, "previewed_at": False, "preview_error": False})
+        self.env["billcom_qbo.run"]._wake_workers(1)
+        return self._reopen()
+
+    def _compute_preview(self):
+        """Run by a worker: ask the engine for the plan and show it."""
+        self.ensure_one()
+        wizard = self.with_user(self.create_uid).with_company(self.connection_id.company_id)
+        try:
+            plan = wizard.connection_id._preview(wizard._object_type_codes())
+        except (UserError, engine.engine_errors.SyncError) as exc:
+            self.env.cr.rollback()
+            self.write({"state": "draft", "preview_error": str(exc)})
+            self.env.cr.commit()
+            return
         vals_list = [dict(engine.run_line_values(line), sequence=sequence)
                      for sequence, line in enumerate(plan.lines)]
-        self.line_ids.unlink()
         self.write({
             "state": "preview",
             "previewed_at": fields.Datetime.now(),
             "summary": summary.render(self.env, engine.plan_counts(plan)),
             "line_ids": [fields.Command.create(vals) for vals in vals_list],
         })
-        return self._reopen()
+        self.env.cr.commit()
+
+    def _preview_failed(self):
+        self.write({"state": "draft", "preview_error": self.env._(
+            "The preview could not be made because of an unexpected error; see the server log.")})
+        self.env.cr.commit()
 
     def action_sync_now(self):
-        """Run the sync now and open the resulting run."""
+        """Queue the sync for a worker and open its run, which shows its progress."""
         self.ensure_one()
-        run = self.connection_id._run_sync("manual", self._object_type_codes())
+        run = self.connection_id._queue_sync("manual", self._object_type_codes())
         return run._open_form()
 
     def action_back(self):
         self.ensure_one()
         self.line_ids.unlink()
-        self.write({"state": "draft", "summary": False, "previewed_at": False})
+        self.write({"state": "draft", "summary": False, "previewed_at": False, "preview_error": False})
         return self._reopen()
 
     def _reopen(self):
