@@ -108,6 +108,7 @@ from .billcom_common import (ALIASES, APPROVAL_STATUSES, ARCHIVABLE, BULK_CREATE
                              parse_time_ms)
 from .billcom_listing import ListingMixin
 from .billcom_money import MoneyMixin
+from .billcom_v2 import form as v2_form, setup_v2_routes
 from .httpserver import Response, SandboxServer, _DropConnection
 
 
@@ -183,7 +184,7 @@ class BillComSandbox(MoneyMixin, BuildMixin, ListingMixin, SandboxServer):
                 "password": self.password, "organization_id": self.organization_id}
 
     def is_auth_path(self, path):
-        return path in ("/v3/login", "/v3/logout")
+        return path in ("/v3/login", "/v3/logout", "/api/v2/Login.json")
 
     # ------------------------------------------------------------ routes
     def setup_routes(self):
@@ -219,6 +220,7 @@ class BillComSandbox(MoneyMixin, BuildMixin, ListingMixin, SandboxServer):
                 self.route("PUT", one, auth(partial(self._h_update, name, True)))
             self.route("POST", one + "/archive", auth(partial(self._h_archive, name, True)))
             self.route("POST", one + "/restore", auth(partial(self._h_archive, name, False)))
+        setup_v2_routes(self)  # v2 sign-in and bulk creates (sandbox/billcom_v2.py)
 
     # ------------------------------------------------------------ dispatch
     def dispatch(self, request):
@@ -230,6 +232,8 @@ class BillComSandbox(MoneyMixin, BuildMixin, ListingMixin, SandboxServer):
                 dev_key = (request.json() or {}).get("devKey")
             except (ValueError, AttributeError):
                 dev_key = None
+        if dev_key is None and request.path.startswith("/api/v2/"):
+            dev_key = v2_form(request).get("devKey")
         gate_key = (dev_key or "", self.organization_id)
         admitted = False
         if self.enforce_limits:

@@ -1,0 +1,109 @@
+"""Contract of the v2 bulk creates beside the v3 client: one outcome per record,
+in order; a call that fails part-way (per item, all-or-nothing, or with its
+answer lost) leaves no duplicate and no record created without being returned."""
+from collections import Counter
+
+import pytest
+
+from sync_engine.billcom import errors as bce
+from sync_engine.billcom.bulk_v2 import BulkV2, to_v2, v2_base_url
+from sync_engine.mapping import read_billcom
+from sync_engine.tests.billcom_support import (client, clock, invoice_body, sandbox,  # noqa: F401
+                                               seed_customer)
+
+BULK_INVOICES = "/api/v2/Bulk/Crud/Create/Invoice.json"
+
+
+def _posts(sandbox, path):
+    return [r for r in sandbox.request_log() if r.method == "POST" and r.path == path]
+
+
+def _invoices(customer_id, n, bad=()):
+    return [invoice_body("0cu02NOSUCHCUSTOMERx" if i in bad else customer_id, number=f"V2-{i:03d}",
+                         lines=((2, 10 + i),)) for i in range(n)]
+
+
+def _numbers(sandbox):
+    return Counter(o["invoiceNumber"] for o in sandbox.all("invoices") if o["invoiceNumber"].startswith("V2-"))
+
+
+def test_v2_base_url_beside_the_v3_one():
+    assert v2_base_url("https://gateway.prod.bill.com/connect") == "https://api.bill.com/api/v2"
+    assert v2_base_url("https://gateway.stage.bill.com/connect/") == "https://api-stage.bill.com/api/v2"
+    assert v2_base_url("http://127.0.0.1:8123") == "http://127.0.0.1:8123/api/v2"
+
+
+def test_a_hundred_invoices_a_call_read_back_as_v3_shows_them(sandbox, client):  # noqa: F811
+    customer = seed_customer(sandbox)
+    bodies = _invoices(customer["id"], 130)
+    outcomes = BulkV2(client).create("invoices", bodies)
+    assert [o.error for o in outcomes] == [None] * 130
+    assert [o.obj["invoiceNumber"] for o in outcomes] == [b["invoiceNumber"] for b in bodies]
+    assert _numbers(sandbox) == Counter(b["invoiceNumber"] for b in bodies)
+    records = [read_billcom("invoice", o.obj) for o in outcomes]
+    assert records[5].values["lines"][0]["amount"] in ("30.00", "30")  # 2 x 15, as v3 shows it
+    assert len(_posts(sandbox, BULK_INVOICES)) == 2                    # 100 + 30
+    assert client.stats.requests["GET invoices"] == 2                  # read back by id, a page a call
+    # its own sign-in: the v3 session is not offered to v2
+    assert len([r for r in sandbox.request_log() if r.path == "/api/v2/Login.json"]) == 1
+
+
+def test_customers_in_bulk(sandbox, client):  # noqa: F811
+    bodies = [{"name": f"Bulk Customer {i}", "accountType": "BUSINESS", "email": f"c{i}@example.com",
+               "billingAddress": {"line1": "1 Main St", "city": "Springfield", "zipOrPostalCode": "01101"}}
+              for i in range(3)]
+    outcomes = BulkV2(client).create("customers", bodies)
+    assert [o.obj["name"] for o in outcomes] == [b["name"] for b in bodies]
+    assert outcomes[0].obj["billingAddress"]["city"] == "Springfield"
+    assert to_v2("customers", bodies[0])["billAddressZip"] == "01101"
+
+
+def test_item_17_refused_per_item_the_others_are_created_once(sandbox, client):  # noqa: F811
+    customer = seed_customer(sandbox)
+    sandbox.v2_bulk_mode = "per_item"
+    outcomes = BulkV2(client).create("invoices", _invoices(customer["id"], 40, bad={17}))
+    assert outcomes[17].obj is None and isinstance(outcomes[17].error, bce.BillComError)
+    assert outcomes[17].error.scope == "record"
+    assert all(o.obj is not None for i, o in enumerate(outcomes) if i != 17)
+    assert set(_numbers(sandbox).values()) == {1} and len(_numbers(sandbox)) == 39  # no duplicate
+    assert len(_posts(sandbox, BULK_INVOICES)) == 1
+    assert client.stats.requests.get("POST invoices", 0) == 0  # each item's own result was enough
+
+
+def test_item_17_refused_all_or_nothing_only_it_is_left_out(sandbox, client):  # noqa: F811
+    customer = seed_customer(sandbox)
+    sandbox.v2_bulk_mode = "all_or_nothing"
+    outcomes = BulkV2(client).create("invoices", _invoices(customer["id"], 40, bad={17}))
+    # the answer named no item: each was looked up (none made), then created on its own through v3
+    assert outcomes[17].obj is None and isinstance(outcomes[17].error, bce.BillComValidationError)
+    assert all(o.obj is not None for i, o in enumerate(outcomes) if i != 17)
+    assert set(_numbers(sandbox).values()) == {1} and len(_numbers(sandbox)) == 39
+    assert client.stats.requests["POST invoices"] == 40  # the 39 made and the refused one
+
+
+def test_a_lost_answer_is_found_again_not_sent_again(sandbox, client):  # noqa: F811
+    customer = seed_customer(sandbox)
+    bodies = _invoices(customer["id"], 25)
+    bulk = BulkV2(client)
+    bulk._login()
+    sandbox.inject("lost_response", method="POST", path=BULK_INVOICES)
+    outcomes = bulk.create("invoices", bodies)
+    assert [o.obj["invoiceNumber"] for o in outcomes] == [b["invoiceNumber"] for b in bodies]
+    assert set(_numbers(sandbox).values()) == {1} and len(_numbers(sandbox)) == 25
+    assert len(_posts(sandbox, BULK_INVOICES)) == 1
+    assert client.stats.requests.get("POST invoices", 0) == 0  # nothing created twice
+
+
+def test_an_expired_v2_session_signs_in_again_once(sandbox, client):  # noqa: F811
+    customer = seed_customer(sandbox)
+    bulk = BulkV2(client)
+    bulk._login()
+    sandbox.v2_sessions.clear()
+    outcomes = bulk.create("invoices", _invoices(customer["id"], 2))
+    assert all(o.obj for o in outcomes)
+    assert len([r for r in sandbox.request_log() if r.path == "/api/v2/Login.json"]) == 2
+
+
+def test_only_customers_and_invoices(client):  # noqa: F811
+    with pytest.raises(ValueError):
+        BulkV2(client).create("bills", [])
