@@ -29,6 +29,7 @@ made that v3 does not know stops the run instead of being linked.
 """
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,9 +72,16 @@ class BulkV2:
         self.base_url = (base_url or v2_base_url(client.base_url)).rstrip("/")
         self.limit = max(1, min(int(limit), MAX_BULK))
         self._session_id = None
+        self._login_lock = threading.Lock()
 
     # ------------------------------------------------------------ session
-    def _login(self):
+    def _login(self, stale=None):
+        with self._login_lock:
+            if self._session_id is not None and self._session_id != stale:
+                return  # another thread has signed in already
+            self._sign_in()
+
+    def _sign_in(self):
         c = self.client
         c.login_limiter.acquire()
         c.stats.count("login_attempts")
@@ -117,16 +125,18 @@ class BulkV2:
     def _call(self, path, data):
         """A signed-in call (sign in again once if the session is gone); the envelope."""
         for _ in range(2):
-            if self._session_id is None:
+            sid = self._session_id
+            if sid is None:
                 self._login()
-            form = {"devKey": self.client._dev_key, "sessionId": self._session_id,
+                sid = self._session_id
+            form = {"devKey": self.client._dev_key, "sessionId": sid,
                     "data": json.dumps(data, default=_json_default, separators=(",", ":"))}
             envelope = self._envelope(self._send(path, form), path)
             failure = envelope.get("response_data") if envelope.get("response_status") != 0 else None
             code = failure.get("error_code") if isinstance(failure, dict) else None
             if code == "BDC_1109":
-                self._session_id = None
                 self.client.stats.count("relogins")
+                self._login(stale=sid)
                 continue
             if code in ("BDC_1144", "BDC_1322"):  # refused before anything was done
                 raise self._error(failure, "Bill.com refused the v2 call")

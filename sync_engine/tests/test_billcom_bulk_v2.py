@@ -107,3 +107,45 @@ def test_an_expired_v2_session_signs_in_again_once(sandbox, client):  # noqa: F8
 def test_only_customers_and_invoices(client):  # noqa: F811
     with pytest.raises(ValueError):
         BulkV2(client).create("bills", [])
+
+
+# ------------------------------------------------------------ in a sync run
+def _qbo_invoices(c, n):
+    q = c.sb.qbo
+    cool = next(o for o in q.all("Customer") if o.get("DisplayName") == "Cool Cars")
+    design = next(o for o in q.all("Item") if o.get("Name") == "Design")
+    for i in range(n):
+        q.add("Invoice", {"CustomerRef": {"value": cool["Id"]}, "DocNumber": f"BULK-{i:03d}",
+                          "TxnDate": "2026-11-20", "DueDate": "2026-12-20",
+                          "Line": [{"Amount": 20 + i, "DetailType": "SalesItemLineDetail",
+                                    "SalesItemLineDetail": {"ItemRef": {"value": design["Id"]},
+                                                            "Qty": 1, "UnitPrice": 20 + i}}]})
+
+
+def test_a_sync_with_v2_bulk_creates_invoices_a_hundred_a_call_and_links_each():
+    from sync_engine.reconcile import tie_out
+    from sync_engine.tests.sync_support import demo_company
+    with demo_company() as c:
+        _qbo_invoices(c, 130)
+        c.config.settings.billcom_v2_bulk = True
+        first = c.run(tie_out=False)
+        assert first.state == "done", first.message
+        created = c.lines(first, object_type="invoice", action="create", direction="qbo_to_billcom")
+        assert len(created) >= 130 and all(l.state == "done" and l.billcom_id for l in created)
+        log = c.sb.billcom.request_log()
+        assert len([r for r in log if r.path == BULK_INVOICES]) == 2
+        assert not [r for r in log if r.method == "POST" and r.path == "/v3/invoices"]
+        numbers = Counter(o["invoiceNumber"] for o in c.sb.billcom.all("invoices"))
+        assert max(numbers.values()) == 1
+        second = c.run(tie_out=False)  # every record linked: nothing to create again
+        assert [l for l in second.lines if l.action in ("create", "link")] == []
+        report = tie_out(c.config, c.store, c.service().remote)
+        assert report.agrees, report.render()  # every invoice arrived with its QuickBooks total
+
+
+def test_off_unless_the_connection_asks_for_it():
+    from sync_engine.tests.sync_support import demo_company
+    with demo_company() as c:
+        _qbo_invoices(c, 3)
+        assert c.run(tie_out=False).state == "done"
+        assert not [r for r in c.sb.billcom.request_log() if r.path.startswith("/api/v2/")]
