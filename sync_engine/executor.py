@@ -80,6 +80,7 @@ class Executor:
             plan = make_plan()
             self.links = plan.links or LinkIndex(self.store.load_links())
             self._window = getattr(plan, "billcom_window", None)
+            self._qwindow = getattr(plan, "qbo_window", None)
             self.facts = plan.facts
             self._log_decisions(plan)
             total = len(plan.writes()) + sum(1 for i in plan.items if i.line.action == "link")
@@ -101,7 +102,7 @@ class Executor:
             if failed:
                 state = "partial"
                 message = f"{failed} record(s) could not be synced; see the run lines."
-            self.store.set_cursors(dict(plan.cursors, **self._billcom_cursors(plan)))
+            self.store.set_cursors(dict(plan.cursors, **self._billcom_cursors(plan), **self._qbo_cursor(plan)))
             self.store.set_retries(sorted(self.retries))
         self._flush_lines()
         note = self._network_note(before, self._network_counters())
@@ -119,6 +120,15 @@ class Executor:
             return {}
         collections = list(dict.fromkeys(ENTITIES[t][1] for t in self.config.object_types()))
         return window.settle(self.remote.billcom, collections)
+
+    def _qbo_cursor(self, plan):
+        """The QuickBooks CDC cursor past this run's own writes, when nobody else
+        changed anything there meanwhile (see qbo_cursor)."""
+        window = getattr(plan, "qbo_window", None)
+        if window is None:
+            return {}
+        from .planner import _cdc_entities  # the planner reads CDC answers; one reading of them
+        return window.settle(self.remote.qbo, _cdc_entities)
 
     def _wrote_billcom(self, otype, obj):
         """Keep the updatedTime Bill.com gave this run's write."""
@@ -429,6 +439,9 @@ class Executor:
 
     def _written_qbo(self, otype, item, obj):
         item.line.state = "done"
+        window = getattr(self, "_qwindow", None)
+        if window is not None:
+            window.wrote(ENTITIES[otype][0], obj)
         q = read_qbo(otype, obj)
         item.line.qbo_id = q.remote_id
         link = self._link(otype, q, item.source if item.source.side == "billcom" else item.target,

@@ -87,6 +87,7 @@ class Plan:
     retries: list = field(default_factory=list)
     links: object = None          # the link map as planning saw it (matches included)
     billcom_window: object = None  # Bill.com records seen since planning began (billcom_cursors)
+    qbo_window: object = None      # the same for QuickBooks (qbo_cursor)
 
     @property
     def lines(self):

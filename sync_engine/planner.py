@@ -14,8 +14,9 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 
-from . import billcom_cursors, rules
+from . import billcom_cursors, qbo_cursor, rules
 from .billcom_cursors import BillComWindow
+from .qbo_cursor import QboWindow
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, refs_in,
                       type_label)
@@ -78,19 +79,25 @@ class Planner(LaterEvents):
         feed = {t: ([], []) for t in self.types}
         qbo_types = [t for t in self.types]
         qbo_since = cursors.get("qbo")
+        # what this read sees from the start of the next window on: the executor
+        # moves the CDC cursor past the run's own writes (qbo_cursor)
+        qwindow = plan.qbo_window = QboWindow(now - CURSOR_OVERLAP, [ENTITIES[t][0] for t in qbo_types])
         if qbo_since and now - float(qbo_since) < CDC_MAX_AGE:
             plan.full_read["qbo"] = False
-            since = datetime.datetime.fromtimestamp(float(qbo_since) - CURSOR_OVERLAP, datetime.timezone.utc)
+            settled = cursors.get(qbo_cursor.KEY)  # a QuickBooks time, every change up to it accounted for
+            start = float(settled) if settled else float(qbo_since) - CURSOR_OVERLAP
+            since = datetime.datetime.fromtimestamp(start, datetime.timezone.utc)
             result = self.remote.qbo.cdc([ENTITIES[t][0] for t in qbo_types], since)
             for entity, objects in _cdc_entities(result):
                 otype = QBO_TYPE.get(entity)
                 if otype in feed:
-                    feed[otype][0].extend(self._read("qbo", otype, obj) for obj in objects)
+                    feed[otype][0].extend(self._read("qbo", otype, qwindow.saw(entity, obj) or obj)
+                                          for obj in objects)
         else:
             plan.full_read["qbo"] = True
             for otype in qbo_types:
                 entity = ENTITIES[otype][0]
-                feed[otype][0].extend(self._read("qbo", otype, obj)
+                feed[otype][0].extend(self._read("qbo", otype, qwindow.saw(entity, obj) or obj)
                                       for obj in self.remote.qbo.query(f"select * from {entity}"))
         plan.cursors["qbo"] = str(now)
         bc_since = cursors.get("billcom")

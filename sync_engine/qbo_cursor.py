@@ -1,0 +1,97 @@
+"""Where the next run starts reading QuickBooks' change data capture (CDC).
+
+The planner reads CDC from its cursor and keeps its own start time as the next
+cursor, so the next run's CDC returns every record this run wrote to
+QuickBooks as well. One CDC answer holds at most 1,000 objects; past that the
+client splits the window, one call per piece: a quiet day after a first sync
+that wrote a few thousand records to QuickBooks costs a dozen CDC calls.
+
+As for Bill.com (``billcom_cursors``), the cursor may only move past the run's
+own writes if nobody else changed anything meanwhile. When the run wrote
+enough records for that to matter, CDC is read once more from the planning
+window's start after the plan is carried out; every record in it must be one
+the run wrote (same ``SyncToken`` as QuickBooks answered the write) or one the
+planning read saw (same ``SyncToken``). Then the cursor becomes the newest
+``MetaData.LastUpdatedTime`` QuickBooks showed, less a second; otherwise the
+second before the first record nobody accounts for (a person's edit during the
+run is read by the next run). Such a cursor is a QuickBooks time, so it needs no
+allowance for this machine's clock.
+"""
+import datetime
+import logging
+
+from .errors import RemoteError
+
+_log = logging.getLogger(__name__)
+
+KEY = "qbo@cdc"       # a QuickBooks time (epoch seconds) to read CDC from, or "" for the planning time
+SETTLE_MIN = 500      # own writes worth one more CDC read: half of what one CDC answer holds
+
+
+def last_updated(obj):
+    """Epoch seconds of ``MetaData.LastUpdatedTime``, or None."""
+    text = ((obj or {}).get("MetaData") or {}).get("LastUpdatedTime") if isinstance(obj, dict) else None
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp())
+
+
+class QboWindow:
+    """QuickBooks records changed since the planning window began: seen by the
+    planning read and written by the run, each with its SyncToken then."""
+
+    def __init__(self, start, entities):
+        self.start = int(start)
+        self.entities = list(entities)
+        self.seen = {}
+        self.own = {}
+
+    def saw(self, entity, obj):
+        self._note(self.seen, entity, obj)
+
+    def wrote(self, entity, obj):
+        self._note(self.own, entity, obj)
+
+    def _note(self, where, entity, obj):
+        if not isinstance(obj, dict) or obj.get("Id") is None:
+            return
+        stamp = last_updated(obj)
+        if stamp is None or stamp >= self.start - 1:
+            where[(entity, str(obj["Id"]))] = str(obj.get("SyncToken"))
+
+    def known(self, entity, obj):
+        token = (entity, str(obj.get("Id")))
+        if obj.get("status") == "Deleted":
+            return False
+        sync_token = str(obj.get("SyncToken"))
+        return self.own.get(token) == sync_token or self.seen.get(token) == sync_token
+
+    def settle(self, qbo, cdc_entities):
+        """{KEY: value}: a QuickBooks time to read CDC from next, or "" for the planning time."""
+        if len(self.own) < SETTLE_MIN:
+            return {KEY: ""}
+        try:
+            result = qbo.cdc(self.entities, datetime.datetime.fromtimestamp(self.start, datetime.timezone.utc))
+        except RemoteError as exc:  # the planning time stays: nothing is lost, the next read is longer
+            _log.info("QuickBooks: CDC cursor kept at the planning time (%s)", exc)
+            return {KEY: ""}
+        newest = first_unknown = None
+        for entity, objects in cdc_entities(result):
+            for obj in objects or ():
+                stamp = last_updated(obj)
+                if stamp is None:
+                    return {KEY: ""}
+                if not self.known(entity, obj):
+                    first_unknown = stamp if first_unknown is None else min(first_unknown, stamp)
+                newest = stamp if newest is None else max(newest, stamp)
+        if first_unknown is not None:
+            _log.info("QuickBooks: changed by someone else while the run was writing; CDC read again from %s",
+                      first_unknown - 1)
+            return {KEY: str(first_unknown - 1)}
+        return {KEY: str(newest - 1) if newest is not None else ""}
