@@ -7,4 +7,5 @@ from . import connection
 from . import link
 from . import sync_run
 from . import run_worker
+from . import pacing
 from . import tie_out_line

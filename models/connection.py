@@ -10,6 +10,7 @@ from odoo.tools import format_datetime
 
 from . import engine
 from .odoo_store import OdooStore
+from .pacing import PgBoard, PgKeeper
 
 _logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Connection(models.Model):
     running_run_id = fields.Many2one(
         "billcom_qbo.run", string="Run in progress", readonly=True, copy=False,
         help="The run holding this connection; one sync per connection at a time.")
+    running_progress = fields.Char(related="running_run_id.progress_text", string="Progress")
     state = fields.Selection(
         [("draft", "Not ready"), ("ready", "Ready"), ("running", "Running"), ("ok", "Synced"),
          ("warning", "Synced with errors"), ("error", "Error"), ("reconnect", "Reconnect needed")],
@@ -243,8 +245,7 @@ class Connection(models.Model):
         self.check_access("read")
         config = self._engine_config(object_types)
         store = OdooStore(self, readonly=True)
-        service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver(),
-                                      rule_book=engine.ConnectionRules(self))
+        service = self._sync_service(config, store)
         try:
             plan = service.preview()
         except engine.engine_errors.ReconnectNeeded as exc:
@@ -266,8 +267,7 @@ class Connection(models.Model):
         self.ensure_one()
         config = self._engine_config()
         store = OdooStore(self, readonly=True)
-        service = engine.sync_service(config, store, on_tokens=self.qbo_company_id._token_saver(),
-                                      rule_book=engine.ConnectionRules(self))
+        service = self._sync_service(config, store)
         scrub = engine.Scrubber(config.secrets())
         try:
             return service.tie_out(), scrub
@@ -380,14 +380,7 @@ class Connection(models.Model):
             store.pausing = True
             return False
 
-        save_tokens = self.qbo_company_id._token_saver()
-
-        def on_tokens(tokens):
-            store.scrub.learn([tokens.access_token, tokens.refresh_token])
-            save_tokens(tokens)
-
-        service = engine.sync_service(config, store, on_tokens=on_tokens, progress=progress,
-                                      rule_book=engine.ConnectionRules(self))
+        service = self._sync_service(config, store, progress=progress, learn=store.scrub.learn)
         try:
             result = service.run(run.trigger, user=run.user_id.login, tie_out=False)
         except Exception as exc:
@@ -421,6 +414,21 @@ class Connection(models.Model):
             qbo.write({"state": "connected", "last_error": False})
         if org.state == "error":
             org.write({"state": "connected", "last_error": False})
+
+    def _sync_service(self, config, store, progress=None, learn=None):
+        """The engine's service for this connection, pacing its requests and
+        refreshing its QuickBooks tokens together with every other worker."""
+        keeper = PgKeeper(self.sudo().qbo_company_id)
+        save_tokens = self.qbo_company_id._token_saver(keeper)
+
+        def on_tokens(tokens):
+            if learn:
+                learn([tokens.access_token, tokens.refresh_token])
+            save_tokens(tokens)
+
+        return engine.sync_service(config, store, on_tokens=on_tokens, progress=progress,
+                                   rule_book=engine.ConnectionRules(self), pacing_board=PgBoard(self.env),
+                                   token_keeper=keeper)
 
     def _scrubber(self):
         return engine.Scrubber(self._secret_values())

@@ -15,6 +15,8 @@ from ..sync_engine import errors as engine_errors  # noqa: F401  (re-exported)
 from ..sync_engine import rules as engine_rules  # noqa: F401  (re-exported)
 from ..sync_engine import service as engine_service
 from ..sync_engine import stages  # noqa: F401  (a run's stage in words)
+from ..sync_engine.pacing import PacingBoard, window_wait  # noqa: F401  (implemented over PostgreSQL)
+from ..sync_engine.tokens import StoredTokens, TokenKeeper  # noqa: F401  (implemented over PostgreSQL)
 from ..sync_engine.plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC
 from ..sync_engine.secrets import Scrubber  # noqa: F401  (the models mask secrets with the engine's)
 from ..sync_engine.store import Link, Store  # noqa: F401  (the Odoo store implements the engine's)
@@ -180,9 +182,13 @@ def qbo_company_facts(config, on_tokens=None):
     return {key: facts.get(key) for key in QBO_COMPANY_FACTS}
 
 
-def sync_service(config, store, on_tokens=None, progress=None, rule_book=None):
-    """The engine's ``SyncService`` for one connection (the engine shares pacing per account)."""
-    return service().SyncService(config, store, on_tokens=on_tokens, progress=progress, rule_book=rule_book)
+def sync_service(config, store, on_tokens=None, progress=None, rule_book=None, pacing_board=None,
+                 token_keeper=None):
+    """The engine's ``SyncService`` for one connection. ``pacing_board`` and
+    ``token_keeper`` share the rate windows and the QuickBooks token refresh with
+    every other worker (see ``models/pacing.py``)."""
+    return service().SyncService(config, store, on_tokens=on_tokens, progress=progress, rule_book=rule_book,
+                                 pacing_board=pacing_board, token_keeper=token_keeper)
 
 
 class ConnectionRules(engine_rules.RuleBook):

@@ -137,7 +137,7 @@ class QboCompany(models.Model):
                 "(system administrators only).", self.display_name))
 
     # ------------------------------------------------------------------ tokens
-    def _save_tokens(self, tokens):
+    def _save_tokens(self, tokens, commit=True):
         """Store a TokenSet the moment it arrives and commit it: Intuit rotates
         refresh tokens, and a rotated token that is not saved loses the connection."""
         self.ensure_one()
@@ -156,14 +156,23 @@ class QboCompany(models.Model):
         if self.state in ("draft", "reconnect", "error"):
             vals.update(state="connected", last_error=False)
         self.sudo().write(vals)
-        self.env["ir.cron"]._commit_progress()
+        if commit:
+            self.env["ir.cron"]._commit_progress()
         _logger.info("QuickBooks company %s: tokens saved.", self.id)
 
-    def _token_saver(self):
+    def _token_saver(self, keeper=None):
+        """``on_tokens`` for the engine. With a ``PgKeeper``, a refresh made under
+        its lock is written in the locking transaction (committed as the lock is
+        released), since this transaction may not take the row the keeper holds."""
         company = self
 
         def on_tokens(tokens):
-            company._save_tokens(tokens)
+            locked = keeper.company() if keeper is not None else None
+            if locked is not None:
+                locked._save_tokens(tokens, commit=False)
+                company.invalidate_recordset()
+            else:
+                company._save_tokens(tokens)
         return on_tokens
 
     def _mark_reconnect(self, message):

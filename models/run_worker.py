@@ -112,17 +112,20 @@ class SyncRunWorker(models.Model):
         advisory lock, which this worker then holds until ``_release``."""
         self.env.flush_all()
         cr = self.env.cr
-        cr.execute("""
-            SELECT id, connection_id FROM billcom_qbo_run
-             WHERE state IN ('queued', 'running') OR tie_out_due
-             ORDER BY tie_out_due DESC, (trigger = 'manual') DESC, id
-               FOR NO KEY UPDATE SKIP LOCKED
-        """)
-        tried = set()
-        for run_id, connection_id in cr.fetchall():
-            if connection_id in tried:
-                continue
-            tried.add(connection_id)
+        tried = [0]
+        while True:
+            # one row at a time: a row locked here is skipped by the other workers
+            cr.execute("""
+                SELECT id, connection_id FROM billcom_qbo_run
+                 WHERE (state IN ('queued', 'running') OR tie_out_due) AND connection_id <> ALL(%s)
+                 ORDER BY tie_out_due DESC, (trigger = 'manual') DESC, id
+                 LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED
+            """, [tried])
+            row = cr.fetchone()
+            if not row:
+                break
+            run_id, connection_id = row
+            tried.append(connection_id)
             if self._try_lock(RUN_LOCK_CLASS, connection_id):
                 return "run", self.browse(run_id).sudo(), (RUN_LOCK_CLASS, connection_id)
         cr.execute("""

@@ -45,8 +45,8 @@ class SyncRun(models.Model):
     resumed_run_id = fields.Many2one(
         "billcom_qbo.run", string="Resumes", readonly=True,
         help="The interrupted run this one took over from.")
-    stage_text = fields.Char("Stage", compute="_compute_progress_text")
-    progress_text = fields.Char("Progress", compute="_compute_progress_text")
+    stage_text = fields.Char("Working on", compute="_compute_progress_text")
+    progress_text = fields.Char("Status", compute="_compute_progress_text")
     duration = fields.Float("Duration (minutes)", compute="_compute_duration")
     state = fields.Selection(RUN_STATES, required=True, default="running", readonly=True, index=True)
     progress_done = fields.Integer(readonly=True)

@@ -1,13 +1,19 @@
 import datetime
+import time
+import uuid
+from types import SimpleNamespace
 import logging
 from unittest.mock import patch
 
-from odoo import api, fields
+import psycopg2
+
+from odoo import api, fields, sql_db
 from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, get_db_name, tagged
 
 from ..models.engine import ALREADY_RUNNING
+from ..models.sync_run import RUN_LOCK_CLASS
 
 UNREACHABLE = "http://127.0.0.1:9"  # never contacted: the lock refuses first
 
@@ -80,3 +86,136 @@ class TestRowLock(TransactionCase):
             self.env["billcom_qbo.connection"]._cron_sync()
         self.assertTrue(any(ALREADY_RUNNING in line for line in logs.output), logs.output)
         self.assertFalse(self.env["billcom_qbo.run"].search([("connection_id", "=", self.connection.id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestParallelClaims(TransactionCase):
+    """Two workers, as two real database connections: each claims a different
+    connection's run, never the same one, and a worker that dies leaves its
+    connection free at once (its advisory lock goes with its database session).
+
+    The runs must be visible to both connections, so this class commits two
+    connections with a waiting run each and deletes them at the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {"tracking_disable": True})
+            company = env.ref("base.main_company")
+            ids = []
+            for n in (1, 2):
+                qbo = env["billcom_qbo.qbo_company"].create({
+                    "name": f"Claim test {n} (QuickBooks)", "company_id": company.id, "environment": "local",
+                    "local_base_url": UNREACHABLE, "realm_id": str(n), "client_id": "id",
+                    "client_secret": "secret", "refresh_token": "rt", "state": "connected"})
+                org = env["billcom_qbo.billcom_org"].create({
+                    "name": f"Claim test {n} (Bill.com)", "company_id": company.id, "environment": "local",
+                    "local_base_url": UNREACHABLE, "organization_id": f"org{n}", "username": "u",
+                    "password": "p", "dev_key": "k", "signup_date": datetime.date(2020, 1, 1),
+                    "start_date": datetime.date(2020, 1, 1)})
+                connection = env["billcom_qbo.connection"].create({
+                    "name": f"Claim test {n}", "company_id": company.id, "qbo_company_id": qbo.id,
+                    "billcom_org_id": org.id, "auto_sync": False})
+                run = connection._queue_run("manual", wake=False)
+                ids.append((connection.id, qbo.id, org.id, run.id))
+            cls.committed = ids
+
+        def drop():
+            with registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                for conn_id, qbo_id, org_id, _run_id in cls.committed:
+                    env["billcom_qbo.connection"].browse(conn_id).unlink()
+                    env["billcom_qbo.qbo_company"].browse(qbo_id).unlink()
+                    env["billcom_qbo.billcom_org"].browse(org_id).unlink()
+        cls.addClassCleanup(drop)
+        super().setUpClass()
+
+    def worker(self):
+        """A worker's own database session."""
+        cr = Registry(get_db_name()).cursor()
+        self.addCleanup(cr.close)
+        self.addCleanup(cr.rollback)
+        cr.execute("SET LOCAL lock_timeout = '10s'")  # fail rather than wait on the other worker
+        return api.Environment(cr, api.SUPERUSER_ID, {})["billcom_qbo.run"]
+
+    def test_two_workers_claim_different_connections(self):
+        ours = {run_id for *_ignored, run_id in self.committed}
+        first, second = self.worker(), self.worker()
+        kind, run_a, lock_a = first._claim_work()
+        self.assertEqual(kind, "run")
+        self.assertIn(run_a.id, ours)
+        # while the first worker is still inside its claiming transaction
+        kind, run_b, lock_b = second._claim_work()
+        self.assertIn(run_b.id, ours)
+        self.assertNotEqual(run_b.connection_id, run_a.connection_id, "never the connection another holds")
+        first.env.cr.commit()
+        second.env.cr.commit()
+        # both connections are held now: nothing of ours is left to claim, by either worker
+        third = self.worker()
+        claimed = third._claim_work()
+        self.assertTrue(claimed is None or claimed[1].id not in ours, claimed)
+        if claimed:
+            third._release(claimed[2])
+        held = third._connection_lock_held([run_a.connection_id.id, run_b.connection_id.id])
+        self.assertEqual(held, {run_a.connection_id.id, run_b.connection_id.id})
+        first._release(lock_a)
+        second._release(lock_b)
+        self.assertEqual(third._connection_lock_held([run_a.connection_id.id, run_b.connection_id.id]), set())
+
+    def test_killed_worker_frees_its_connection_at_once(self):
+        connection_id, run_id = self.committed[0][0], self.committed[0][3]
+        observer = self.worker()
+        run = observer.browse(run_id)
+        run.write({"state": "running", "batch_open": True, "batch_count": 1})
+        observer.env.cr.commit()
+        # a worker's database session holding the connection, as a claim leaves it
+        session = psycopg2.connect(**sql_db.connection_info_for(get_db_name())[1])
+        self.addCleanup(lambda: session.closed or session.close())
+        with session.cursor() as cr:
+            cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, connection_id])
+            self.assertTrue(cr.fetchone()[0])
+        session.commit()
+        self.assertFalse(run._worker_died(), "alive: its worker holds the connection")
+        self.assertTrue(run._holds_connection())
+        session.close()  # the worker's process is gone: its database session ends
+        self.assertTrue(run._worker_died(), "recognised at once, not after a timeout")
+        self.assertFalse(run._holds_connection(), "a person can start a sync right away")
+
+    # The rate windows and the token refresh live in PostgreSQL, shared by
+    # every worker: seen here from separate database sessions.
+    def test_board_windows_are_shared_between_workers(self):
+        from ..models.pacing import PgBoard
+        key = f"test:{uuid.uuid4().hex}"
+        first, second = PgBoard(self.env), PgBoard(self.env)
+        self.addCleanup(self.drop_window, key)
+        now = time.time()
+        limits = [(3, 60.0)]
+        self.assertEqual([first.take(key, limits, now), second.take(key, limits, now),
+                          first.take(key, limits, now + 1)], [0.0, 0.0, 0.0])
+        self.assertAlmostEqual(second.take(key, limits, now + 2), 58.0, places=3,
+                               msg="the fourth request waits until the first leaves the minute")
+        self.assertEqual(first.take(key, limits, now + 61), 0.0)
+        first.penalize(key, now + 100)
+        self.assertAlmostEqual(second.take(key, limits, now + 70), 30.0, places=3,
+                               msg="a 429's wait holds every worker")
+
+    def drop_window(self, key):
+        with Registry(get_db_name()).cursor() as cr:
+            cr.execute("DELETE FROM billcom_qbo_pacing_window WHERE key = %s", [key])
+
+    def test_keeper_hands_a_refresh_to_the_next_worker(self):
+        from ..models.pacing import PgKeeper
+        qbo_id = self.committed[0][1]
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            company = api.Environment(cr, api.SUPERUSER_ID, {})["billcom_qbo.qbo_company"].browse(qbo_id)
+            first, second = PgKeeper(company), PgKeeper(company)
+        with first.refreshing() as stored:
+            self.assertEqual(stored.refresh_token, "rt")
+            first.company()._save_tokens(SimpleNamespace(access_token="at-2", refresh_token="rt-2",
+                                                         access_token_expires_at=time.time() + 3600), commit=False)
+        with second.refreshing() as stored:
+            self.assertEqual((stored.refresh_token, stored.access_token), ("rt-2", "at-2"),
+                             "the next worker sees the rotated tokens and adopts them")
+            self.assertTrue(stored.access_valid(time.time()))

@@ -239,6 +239,15 @@ class TestSync(SyncCase):
         self.assertNoSecretIn(stored + logs.output, secrets)
         self.assertNothingWritten()
 
+    def test_reconnect_needed_clears_after_a_run_gets_through(self):
+        qbo = self.connection.qbo_company_id.sudo()
+        qbo.write({"state": "reconnect", "last_error": "QuickBooks refused the refresh token"})
+        self.env.flush_all()
+        self.assertEqual(self.connection.state, "reconnect")
+        self.assertRunFinished(self.run_now())
+        self.assertEqual(qbo.state, "connected", "the tokens worked: no reconnect is needed any more")
+        self.assertEqual(self.connection.state, "ok")
+
     def test_billcom_error_is_logged_on_the_run(self):
         """A wrong Bill.com password marks the Bill.com organization, never the
         QuickBooks company; the next run after the fix clears it."""
