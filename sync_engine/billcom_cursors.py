@@ -20,9 +20,9 @@ run reads it and everything after it.
 
 Such a cursor is a time Bill.com itself stamped, not one from this machine's
 clock, so it needs no allowance for clock skew. Collections the run wrote
-less than a page of records to keep the planning time (less the usual
-overlap): their own writes fit in the next run's first page anyway, and
-checking them would cost a request on every busy day.
+fewer records to keep the planning time (less the usual overlap): their own
+writes cost the next run at most a page more, and checking them would cost
+this run as much (see SETTLE_MIN).
 """
 import datetime
 import logging
@@ -33,9 +33,12 @@ from .errors import RemoteError
 _log = logging.getLogger(__name__)
 
 PREFIX = "billcom@"     # cursor key of one collection: "billcom@<collection>"
-# own writes (and fresh reads) in a collection worth one more listing: a full
-# page, which the next run would otherwise read again
-SETTLE_MIN = MAX_PAGE
+# own writes in a collection worth one more listing after the run: two full
+# pages. That listing reads what the next run would otherwise read again (its
+# pages move from the next run to this one, plus one), so it pays only when
+# the run's own writes would cost the next run pages of their own (after a
+# first sync, not on an ordinary busy day)
+SETTLE_MIN = 2 * MAX_PAGE
 
 
 def key(collection):
@@ -90,8 +93,7 @@ class BillComWindow:
                 or self.seen.get(collection, {}).get(obj_id) == stamp)
 
     def worth_settling(self, collection):
-        ids = set(self.own.get(collection, ())) | set(self.seen.get(collection, ()))
-        return bool(self.own.get(collection)) and len(ids) >= SETTLE_MIN
+        return len(self.own.get(collection, ())) >= SETTLE_MIN
 
     def settle(self, billcom, collections):
         """{cursor key: value} for ``collections``: a Bill.com time to read from

@@ -25,7 +25,11 @@ from .errors import RemoteError
 _log = logging.getLogger(__name__)
 
 KEY = "qbo@cdc"       # a QuickBooks time (epoch seconds) to read CDC from, or "" for the planning time
-SETTLE_MIN = 500      # own writes worth one more CDC read: half of what one CDC answer holds
+# own writes worth one more CDC read after the run: as many as one CDC answer
+# holds. That read returns what the next run's CDC would otherwise return, so
+# it pays only when the run's own writes alone would split the next CDC read
+# (after a large sync to QuickBooks, not on an ordinary busy day)
+SETTLE_MIN = 1000
 
 
 def last_updated(obj):

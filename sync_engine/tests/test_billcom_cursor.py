@@ -8,7 +8,7 @@ from sync_engine.pacing import FakeClock
 
 from sync_engine.tests.sync_support import demo_company
 
-MANY = 130  # more bills than one Bill.com list page holds
+MANY = 230  # more bills than two Bill.com list pages hold
 
 
 def _add_qbo_bills(c, n=MANY):
