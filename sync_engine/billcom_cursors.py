@@ -12,11 +12,12 @@ many records to is listed once more from the planning window's start, and
 every record in that list is accounted for: either the run wrote it (its
 ``updatedTime`` is the one Bill.com returned for that write) or the planning
 read saw it with that same ``updatedTime``. Then the collection's cursor
-becomes the newest ``updatedTime`` Bill.com showed in that list (read with
-``gte``, so a change in the same millisecond is read again rather than lost).
-The first record nobody accounts for (a person edited it, or created it, while
-the run was writing) stops the cursor at its own ``updatedTime``, so the next
-run reads it and everything after it.
+becomes the newest ``updatedTime`` of those records (read with ``gte``, so a
+change in the same millisecond is read again rather than lost; a change made
+while the listing pages is stamped after it). The first record nobody
+accounts for (a person edited it, or created it, while the run was writing)
+stops the cursor at its own ``updatedTime``, so the next run reads it and
+everything after it.
 
 Such a cursor is a time Bill.com itself stamped, not one from this machine's
 clock, so it needs no allowance for clock skew. Collections the run wrote
@@ -111,17 +112,23 @@ class BillComWindow:
         return out
 
     def _settle_one(self, billcom, collection):
-        newest = first_unknown = None
+        newest_known = first_unknown = None
         filters = [("updatedTime", "gte", format_stamp(self.start_ms))]
         for obj in billcom.list(collection, filters=filters):
             stamp = parse_stamp(obj.get("updatedTime"))
             if stamp is None:
                 return ""
-            if not self.known(collection, obj.get("id"), stamp):
+            if self.known(collection, obj.get("id"), stamp):
+                newest_known = stamp if newest_known is None else max(newest_known, stamp)
+            else:
                 first_unknown = stamp if first_unknown is None else min(first_unknown, stamp)
-            newest = stamp if newest is None else max(newest, stamp)
-        if first_unknown is not None:
+        if newest_known is None:
+            return ""
+        # Everything the run accounts for was stamped before this listing began, so a
+        # change made while it pages (even on a page already read) is stamped at or
+        # after the newest of them: never read from later than that.
+        if first_unknown is not None and first_unknown < newest_known:
             _log.info("Bill.com %s: changed by someone else while the run was writing; read again from %s",
                       collection, format_stamp(first_unknown))
             return format_stamp(first_unknown)
-        return format_stamp(newest) if newest is not None else ""
+        return format_stamp(newest_known)

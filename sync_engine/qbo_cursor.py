@@ -12,9 +12,9 @@ enough records for that to matter, CDC is read once more from the planning
 window's start after the plan is carried out; every record in it must be one
 the run wrote (same ``SyncToken`` as QuickBooks answered the write) or one the
 planning read saw (same ``SyncToken``). Then the cursor becomes the newest
-``MetaData.LastUpdatedTime`` QuickBooks showed, less a second; otherwise the
-second before the first record nobody accounts for (a person's edit during the
-run is read by the next run). Such a cursor is a QuickBooks time, so it needs no
+``MetaData.LastUpdatedTime`` of those, less a second; otherwise the second
+before the first record nobody accounts for (a person's edit during the run
+is read by the next run). Such a cursor is a QuickBooks time, so it needs no
 allowance for this machine's clock.
 """
 import datetime
@@ -85,17 +85,22 @@ class QboWindow:
         except RemoteError as exc:  # the planning time stays: nothing is lost, the next read is longer
             _log.info("QuickBooks: CDC cursor kept at the planning time (%s)", exc)
             return {KEY: ""}
-        newest = first_unknown = None
+        newest_known = first_unknown = None
         for entity, objects in cdc_entities(result):
             for obj in objects or ():
                 stamp = last_updated(obj)
                 if stamp is None:
                     return {KEY: ""}
-                if not self.known(entity, obj):
+                if self.known(entity, obj):
+                    newest_known = stamp if newest_known is None else max(newest_known, stamp)
+                else:
                     first_unknown = stamp if first_unknown is None else min(first_unknown, stamp)
-                newest = stamp if newest is None else max(newest, stamp)
-        if first_unknown is not None:
+        if newest_known is None:
+            return {KEY: ""}
+        # what the run accounts for was stamped before this read began; a change made
+        # while it runs is stamped at or after the newest of them
+        if first_unknown is not None and first_unknown < newest_known:
             _log.info("QuickBooks: changed by someone else while the run was writing; CDC read again from %s",
                       first_unknown - 1)
             return {KEY: str(first_unknown - 1)}
-        return {KEY: str(newest - 1) if newest is not None else ""}
+        return {KEY: str(newest_known - 1)}

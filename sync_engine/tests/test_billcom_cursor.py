@@ -109,3 +109,24 @@ def test_stamps_round_trip():
     assert billcom_cursors.format_stamp(ms) == "2026-11-20T09:00:01.234Z"
     assert billcom_cursors.parse_stamp(billcom_cursors.format_stamp(ms)) == ms
     assert billcom_cursors.parse_stamp("") is None and billcom_cursors.parse_stamp("not a time") is None
+
+
+def test_a_change_made_while_the_check_pages_is_not_skipped():
+    """Record A is edited after its page was read (so the check never sees it),
+    record B after that on a later page: the cursor stays at the newest record
+    the run accounts for, which is older than both edits."""
+    window = billcom_cursors.BillComWindow(1_795_000_000.0)
+    ms = window.start_ms
+    stamp = billcom_cursors.format_stamp
+    ours = [{"id": f"00e02OURS{i:011d}", "updatedTime": stamp(ms + 10 + i)} for i in range(3)]
+    for obj in ours:
+        window.wrote("invoices", obj)
+    b_edit = {"id": "00e02PERSONBxxxxxxxx", "updatedTime": stamp(ms + 500)}  # A was edited at ms + 400
+
+    class Listing:
+        def list(self, collection, filters=None):
+            yield from ours
+            yield b_edit
+
+    cursor = billcom_cursors.parse_stamp(window._settle_one(Listing(), "invoices"))
+    assert cursor <= ms + 12 < ms + 400
