@@ -36,6 +36,7 @@ class OdooStore(Store):
         # True while a batch stops for lack of time: the run goes on in the next batch
         self.pausing = False
         self.tie_out_after = tie_out_after
+        self._written = 0  # records written (and linked) in this batch
 
     @property
     def run_id(self):
@@ -94,6 +95,7 @@ class OdooStore(Store):
                                           qbo_id=key[1]))
             Links.create(to_create)
             Links.flush_model()
+        self._written += len(latest)
         self._commit()
 
     # --------------------------------------------------------------- cursors
@@ -127,6 +129,7 @@ class OdooStore(Store):
         self.run.write({"state": "running", "heartbeat": fields.Datetime.now(), "stage": False})
         self.connection.running_run_id = self.run
         self._batch_done = 0
+        self._written_before = self.run.progress_written
         self._commit()
         return self.run.id
 
@@ -159,7 +162,7 @@ class OdooStore(Store):
         self._batch_done = done
         run.write({"progress_done": run.progress_offset + done, "progress_total": run.progress_offset + total,
                    "stage": stage, "heartbeat": fields.Datetime.now(),
-                   "progress_written": run._count_written()})
+                   "progress_written": self._written_before + self._written})
 
     def end_run(self, run_id, state, counts, message=None):
         """Close the run (or, when the batch ran out of time, leave it for the
@@ -170,7 +173,7 @@ class OdooStore(Store):
         if state == "interrupted" and self.pausing:
             run.write({"batch_open": False, "heartbeat": now,
                        "progress_offset": run.progress_offset + getattr(self, "_batch_done", 0),
-                       "progress_written": run._count_written()})
+                       "progress_written": self._written_before + self._written})
             self._commit()
             return
         if state not in dict(run._fields["state"].selection):

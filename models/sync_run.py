@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.tools import format_datetime, format_duration
+from odoo.tools import format_datetime
 
 from . import engine, summary
 
@@ -110,10 +110,10 @@ class SyncRun(models.Model):
                 parts.append(self.env._("%s written", run.progress_written))
             elapsed = (now - run.started).total_seconds() if run.started else 0
             if run.state == "running" and elapsed > 0:
-                parts.append(self.env._("%s elapsed", format_duration(elapsed / 3600.0)))
+                parts.append(self.env._("%s elapsed", self._duration_words(elapsed)))
                 left = run._seconds_left(elapsed)
                 if left is not None:
-                    parts.append(self.env._("about %s left", format_duration(left / 3600.0)))
+                    parts.append(self.env._("about %s left", self._duration_words(left)))
             run.progress_text = ", ".join(p for p in parts if p)
 
     def _stage_words(self):
@@ -125,6 +125,18 @@ class SyncRun(models.Model):
         if self.state == "running" and not self.stage:
             return self.env._(engine.stages.PLANNING)
         return engine.stages.describe(self.stage) if self.state == "running" else False
+
+    @api.model
+    def _duration_words(self, seconds):
+        """45 s, 3 min 20 s, 2 h 05 min."""
+        seconds = int(round(seconds))
+        if seconds < 60:
+            return self.env._("%s s", seconds)
+        minutes, seconds = divmod(seconds, 60)
+        if minutes < 60:
+            return self.env._("%(m)s min %(s)02d s", m=minutes, s=seconds)
+        hours, minutes = divmod(minutes, 60)
+        return self.env._("%(h)s h %(m)02d min", h=hours, m=minutes)
 
     def _seconds_left(self, elapsed):
         """At the pace so far; None until there is a pace to go by."""
