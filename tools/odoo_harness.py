@@ -44,6 +44,7 @@ class Odoo:
         odoo_root = subprocess.check_output(
             [python, "-c", "import odoo, os; print(os.path.dirname(list(odoo.__path__)[0]))"],
             env=self.env, text=True).strip()
+        self.odoo_root = odoo_root
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="bqs-proof-"))
         (self.work / "addons").mkdir()
         (self.work / "addons" / "billcom_qbo_sync").symlink_to(REPO)
@@ -55,7 +56,11 @@ class Odoo:
         self.log = self.work / "odoo.log"
 
     def _command(self, *extra):
-        return [self.python, "-m", "odoo", f"--addons-path={self.addons}", "-d", self.db,
+        # odoo-bin when there is one: workers that restart re-run the command
+        # that started the server, and ``-m odoo`` cannot be re-run as a script
+        odoo_bin = pathlib.Path(self.odoo_root) / "odoo-bin"
+        start = [self.python, str(odoo_bin)] if odoo_bin.exists() else [self.python, "-m", "odoo"]
+        return [*start, f"--addons-path={self.addons}", "-d", self.db,
                 f"--db-filter=^{self.db}$", f"--db_host={self.db_host}", f"--db_user={self.db_user}",
                 "--http-interface=127.0.0.1", f"--http-port={self.port}", f"--data-dir={self.work / 'data'}",
                 *extra]
