@@ -5,7 +5,7 @@ import time
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import format_datetime
 
 from . import engine
@@ -18,6 +18,10 @@ _logger = logging.getLogger(__name__)
 # ago is not due, so an interrupted round (rescheduled at once by the scheduler)
 # only picks up the connections that have not been synced yet today.
 SCHEDULE_INTERVAL = datetime.timedelta(hours=20)
+# no completed run for this long while automatic sync is on: the daily run was missed
+MISSED_AFTER = datetime.timedelta(hours=36)
+# a to-do for the responsible user this many days before the QuickBooks authorization ends
+AUTHORIZATION_NOTICE_DAYS = 14
 
 MASTER_SIDES = [("none", "None (hold conflicts)"), ("qbo", "QuickBooks"), ("billcom", "Bill.com")]
 
@@ -25,7 +29,7 @@ MASTER_SIDES = [("none", "None (hold conflicts)"), ("qbo", "QuickBooks"), ("bill
 class Connection(models.Model):
     _name = "billcom_qbo.connection"
     _description = "Bill.com - QuickBooks connection"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "name, id"
     _check_company_auto = True
 
@@ -43,6 +47,10 @@ class Connection(models.Model):
 
     # --- the settings Bill.com's own sync offers
     auto_sync = fields.Boolean("Daily automatic sync", default=True, tracking=True)
+    user_id = fields.Many2one(
+        "res.users", string="Responsible", default=lambda self: self.env.user, tracking=True,
+        help="Gets a to-do when the daily sync fails twice in a row or the QuickBooks authorization "
+             "is about to expire.")
     bank_account_id = fields.Many2one(
         "billcom_qbo.qbo_account", string="Bank account for payments", check_company=True, tracking=True,
         domain="[('qbo_company_id', '=', qbo_company_id), ('account_type', '=', 'Bank')]",
@@ -101,6 +109,20 @@ class Connection(models.Model):
         "billcom_qbo.run", string="Run in progress", readonly=True, copy=False,
         help="The run holding this connection; one sync per connection at a time.")
     running_progress = fields.Char(related="running_run_id.progress_text", string="Progress")
+    # --- health at a glance
+    setup_missing = fields.Char(
+        "Set-up missing", compute="_compute_setup_missing",
+        help="What the connection still needs before it can sync automatically.")
+    waiting_count = fields.Integer(
+        "Waiting on a person", compute="_compute_waiting_count",
+        help="Records the last run held or could not sync (conflicts, errors, failures).")
+    authorization_days_left = fields.Integer(
+        "QuickBooks authorization: days left", compute="_compute_authorization_days_left",
+        help="Days until QuickBooks needs a new sign-in: the refresh token lapses after 100 days "
+             "without use, and every authorization ends 5 years after it was given.")
+    missed_daily_run = fields.Boolean(
+        "Daily run missed", compute="_compute_missed_daily_run",
+        help="Automatic sync is on but no run went through in the last day and a half.")
     state = fields.Selection(
         [("draft", "Not ready"), ("ready", "Ready"), ("running", "Running"), ("ok", "Synced"),
          ("warning", "Synced with errors"), ("error", "Error"), ("reconnect", "Reconnect needed")],
@@ -113,12 +135,62 @@ class Connection(models.Model):
     retries = fields.Json(copy=False, groups="base.group_system")
 
     # ------------------------------------------------------------------ compute
+    @api.depends("bank_account_id", "deposit_account_id", "ap_account_id", "ar_account_id")
+    def _compute_setup_missing(self):
+        for connection in self:
+            missing = connection._missing_accounts()
+            connection.setup_missing = self.env._(
+                "Choose the %s before the connection can sync.", ", ".join(missing)) if missing else False
+
+    def _missing_accounts(self):
+        """The QuickBooks accounts a sync needs that are not chosen yet, in words."""
+        self.ensure_one()
+        labels = [(self.bank_account_id, self.env._("bank account for payments")),
+                  (self.deposit_account_id, self.env._("deposit account")),
+                  (self.ap_account_id, self.env._("accounts payable")),
+                  (self.ar_account_id, self.env._("accounts receivable"))]
+        return [label for account, label in labels if not account]
+
+    @api.constrains("auto_sync", "bank_account_id", "deposit_account_id", "ap_account_id", "ar_account_id")
+    def _check_accounts_for_auto_sync(self):
+        for connection in self:
+            if connection.auto_sync and connection._missing_accounts():
+                raise ValidationError(self.env._(
+                    "Connection %(name)s syncs daily: choose the %(missing)s first (or turn daily "
+                    "automatic sync off).", name=connection.name,
+                    missing=", ".join(connection._missing_accounts())))
+
+    def _compute_waiting_count(self):
+        Line = self.env["billcom_qbo.run_line"]
+        for connection in self:
+            run = connection.last_run_id
+            connection.waiting_count = Line.search_count([
+                ("run_id", "=", run.id), "|", ("action", "in", ("conflict", "error")), ("state", "=", "failed"),
+            ]) if run else 0
+
+    @api.depends("qbo_company_id.refresh_token_expires_at", "qbo_company_id.refresh_token_hard_expires_at")
+    def _compute_authorization_days_left(self):
+        now = fields.Datetime.now()
+        for connection in self:
+            qbo = connection.qbo_company_id
+            ends = [d for d in (qbo.refresh_token_expires_at, qbo.refresh_token_hard_expires_at) if d]
+            connection.authorization_days_left = (min(ends) - now).days if ends else 0
+
     @api.depends("auto_sync", "last_sync")
+    def _compute_missed_daily_run(self):
+        now = fields.Datetime.now()
+        for connection in self:
+            since = connection.last_sync or connection.create_date
+            connection.missed_daily_run = bool(connection.auto_sync and since
+                                               and now - since > MISSED_AFTER)
+
+    @api.depends("auto_sync", "last_sync", "bank_account_id", "deposit_account_id", "ap_account_id",
+                 "ar_account_id")
     def _compute_next_sync(self):
         cron = self.env.ref("billcom_qbo_sync.ir_cron_daily_sync", raise_if_not_found=False)
         nextcall = cron.sudo().nextcall if cron and cron.sudo().active else False
         for connection in self:
-            if not (connection.auto_sync and nextcall):
+            if not (connection.auto_sync and nextcall) or connection._missing_accounts():
                 connection.next_sync = False
             elif connection.last_sync and nextcall - connection.last_sync < SCHEDULE_INTERVAL:
                 connection.next_sync = nextcall + datetime.timedelta(days=1)
@@ -460,6 +532,7 @@ class Connection(models.Model):
         a failed run saying why; the others go on."""
         now = fields.Datetime.now()
         connections = self.sudo().search([("auto_sync", "=", True)])
+        connections._check_authorization_notice()
         queued = 0
         for connection in connections.filtered(lambda c: c._is_due(now)):
             try:
@@ -484,10 +557,45 @@ class Connection(models.Model):
         holder = self.running_run_id
         if holder and holder._holds_connection():
             return False
+        if self._missing_accounts():
+            _logger.info("Connection %s skipped by the daily sync: %s", self.id, self.setup_missing)
+            return False
         self._engine_config()
         if holder and holder.state == "running":
             holder._mark_worker_died()
         return True
+
+    # ------------------------------------------------------------- to-dos
+    def _todo(self, summary, note):
+        """A to-do for the responsible user, once while it is open."""
+        self.ensure_one()
+        if not self.user_id or self.activity_ids.filtered(lambda a: a.summary == summary):
+            return
+        self.sudo().activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note,
+                                      user_id=self.user_id.id)
+
+    def _after_run(self, run):
+        """A daily run that failed after another failed one asks a person to look."""
+        self.ensure_one()
+        if run.trigger != "cron" or run.state != "failed":
+            return
+        previous = self.env["billcom_qbo.run"].search(
+            [("connection_id", "=", self.id), ("trigger", "=", "cron"), ("id", "<", run.id),
+             ("state", "not in", ("queued", "running"))], order="id desc", limit=1)
+        if previous.state == "failed":
+            self._todo(self.env._("Daily sync failed twice"), self.env._(
+                "The daily sync of %(connection)s failed twice in a row. Last error: %(message)s",
+                connection=self.display_name, message=run.message or ""))
+
+    def _check_authorization_notice(self):
+        """QuickBooks needs a new sign-in soon: a to-do before syncs stop."""
+        for connection in self:
+            days = connection.authorization_days_left
+            if connection.qbo_company_id.refresh_token_expires_at and days <= AUTHORIZATION_NOTICE_DAYS:
+                connection._todo(self.env._("Reconnect QuickBooks"), self.env._(
+                    "The QuickBooks authorization of %(connection)s ends in %(days)s day(s): a sync manager "
+                    "must press \"Connect to QuickBooks\" before then.", connection=connection.display_name,
+                    days=max(days, 0)))
 
     # ----------------------------------------------------------------- actions
     def action_open_sync_wizard(self):

@@ -200,6 +200,9 @@ class SyncRunWorker(models.Model):
             self._wake_workers(1, at=at)
         self.env["ir.cron"]._commit_progress()
         run.connection_id._carry_out_batch(run, deadline)
+        if run.state not in ("queued", "running"):
+            run.connection_id._after_run(run)
+            self.env["ir.cron"]._commit_progress()
         if run.tie_out_due and deadline - time.monotonic() > TIE_OUT_ROOM * batch_seconds():
             run._tie_out_step()
 

@@ -7,3 +7,5 @@ from . import test_connect
 from . import test_rpc_secrets
 from . import test_rules
 from . import test_tie_out
+from . import test_health
+from . import test_readable

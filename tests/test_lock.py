@@ -13,6 +13,7 @@ from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, get_db_name, tagged
 
 from ..models.engine import ALREADY_RUNNING
+from .common import OFFLINE_QBO
 from ..models.sync_run import RUN_LOCK_CLASS
 
 UNREACHABLE = "http://127.0.0.1:9"  # never contacted: the lock refuses first
@@ -40,9 +41,16 @@ class TestRowLock(TransactionCase):
                 "name": "Lock test (Bill.com)", "company_id": company.id, "environment": "local",
                 "local_base_url": UNREACHABLE, "organization_id": "org", "username": "u", "password": "p",
                 "dev_key": "k", "signup_date": datetime.date(2020, 1, 1), "start_date": datetime.date(2020, 1, 1)})
+            env["billcom_qbo.qbo_account"]._replace_accounts(qbo, [
+                {"id": a["Id"], "name": a["Name"], "account_type": a["AccountType"],
+                 "account_sub_type": a["AccountSubType"], "classification": a["Classification"], "active": True}
+                for a in OFFLINE_QBO.all("Account")])
+            by_type = {a.account_type: a.id for a in qbo.account_ids}
             connection = env["billcom_qbo.connection"].create({
                 "name": "Lock test", "company_id": company.id, "qbo_company_id": qbo.id,
-                "billcom_org_id": org.id, "auto_sync": True})
+                "billcom_org_id": org.id, "auto_sync": True, "bank_account_id": by_type["Bank"],
+                "deposit_account_id": by_type["Bank"], "ap_account_id": by_type["Accounts Payable"],
+                "ar_account_id": by_type["Accounts Receivable"]})
             cls.committed = (connection.id, qbo.id, org.id)
 
         def drop():

@@ -62,7 +62,7 @@ class Odoo:
         start = [self.python, str(odoo_bin)] if odoo_bin.exists() else [self.python, "-m", "odoo"]
         return [*start, f"--addons-path={self.addons}", "-d", self.db,
                 f"--db-filter=^{self.db}$", f"--db_host={self.db_host}", f"--db_user={self.db_user}",
-                "--http-interface=127.0.0.1", f"--http-port={self.port}", f"--data-dir={self.work / 'data'}",
+                "--http-interface=127.0.0.1", f"--http-port={self.port}", f"--gevent-port={free_port()}", f"--data-dir={self.work / 'data'}",
                 *extra]
 
     def install(self):
