@@ -1,8 +1,8 @@
 import datetime
+import logging
 import time
 import uuid
 from types import SimpleNamespace
-import logging
 from unittest.mock import patch
 
 import psycopg2
@@ -13,10 +13,50 @@ from odoo.modules.registry import Registry
 from odoo.tests import TransactionCase, get_db_name, tagged
 
 from ..models.engine import ALREADY_RUNNING
-from .common import OFFLINE_QBO
 from ..models.sync_run import RUN_LOCK_CLASS
+from .common import OFFLINE_QBO
 
 UNREACHABLE = "http://127.0.0.1:9"  # never contacted: the lock refuses first
+
+
+def commit_connections(cls, names, auto_sync=True):
+    """Connections committed for real (visible to a second database
+    connection), deleted once the class is done: [(connection, qbo, org)] ids."""
+    registry = Registry(get_db_name())
+    ids = []
+    with registry.cursor() as cr:
+        env = api.Environment(cr, api.SUPERUSER_ID, {"tracking_disable": True})
+        company = env.ref("base.main_company")
+        for n, name in enumerate(names, start=1):
+            qbo = env["billcom_qbo.qbo_company"].create({
+                "name": f"{name} (QuickBooks)", "company_id": company.id, "environment": "local",
+                "local_base_url": UNREACHABLE, "realm_id": str(n), "client_id": "id", "client_secret": "secret",
+                "refresh_token": "rt", "state": "connected"})
+            org = env["billcom_qbo.billcom_org"].create({
+                "name": f"{name} (Bill.com)", "company_id": company.id, "environment": "local",
+                "local_base_url": UNREACHABLE, "organization_id": f"org{n}", "username": "u", "password": "p",
+                "dev_key": "k", "signup_date": datetime.date(2020, 1, 1), "start_date": datetime.date(2020, 1, 1)})
+            env["billcom_qbo.qbo_account"]._replace_accounts(qbo, [
+                {"id": a["Id"], "name": a["Name"], "account_type": a["AccountType"],
+                 "account_sub_type": a["AccountSubType"], "classification": a["Classification"], "active": True}
+                for a in OFFLINE_QBO.all("Account")])
+            by_type = {a.account_type: a.id for a in qbo.account_ids}
+            connection = env["billcom_qbo.connection"].create({
+                "name": name, "company_id": company.id, "qbo_company_id": qbo.id, "billcom_org_id": org.id,
+                "auto_sync": auto_sync, "bank_account_id": by_type["Bank"], "deposit_account_id": by_type["Bank"],
+                "ap_account_id": by_type["Accounts Payable"], "ar_account_id": by_type["Accounts Receivable"]})
+            ids.append((connection.id, qbo.id, org.id))
+
+    def drop():
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            for conn_id, qbo_id, org_id in ids:
+                env["billcom_qbo.connection"].browse(conn_id).unlink()
+                env["billcom_qbo.qbo_company"].browse(qbo_id).unlink()
+                env["billcom_qbo.billcom_org"].browse(org_id).unlink()
+    # registered before the test transaction exists, so it runs after it is closed
+    cls.addClassCleanup(drop)
+    return ids
 
 
 @tagged("post_install", "-at_install")
@@ -29,39 +69,7 @@ class TestRowLock(TransactionCase):
 
     @classmethod
     def setUpClass(cls):
-        registry = Registry(get_db_name())
-        with registry.cursor() as cr:
-            env = api.Environment(cr, api.SUPERUSER_ID, {"tracking_disable": True})
-            company = env.ref("base.main_company")
-            qbo = env["billcom_qbo.qbo_company"].create({
-                "name": "Lock test (QuickBooks)", "company_id": company.id, "environment": "local",
-                "local_base_url": UNREACHABLE, "realm_id": "1", "client_id": "id", "client_secret": "secret",
-                "refresh_token": "rt", "state": "connected"})
-            org = env["billcom_qbo.billcom_org"].create({
-                "name": "Lock test (Bill.com)", "company_id": company.id, "environment": "local",
-                "local_base_url": UNREACHABLE, "organization_id": "org", "username": "u", "password": "p",
-                "dev_key": "k", "signup_date": datetime.date(2020, 1, 1), "start_date": datetime.date(2020, 1, 1)})
-            env["billcom_qbo.qbo_account"]._replace_accounts(qbo, [
-                {"id": a["Id"], "name": a["Name"], "account_type": a["AccountType"],
-                 "account_sub_type": a["AccountSubType"], "classification": a["Classification"], "active": True}
-                for a in OFFLINE_QBO.all("Account")])
-            by_type = {a.account_type: a.id for a in qbo.account_ids}
-            connection = env["billcom_qbo.connection"].create({
-                "name": "Lock test", "company_id": company.id, "qbo_company_id": qbo.id,
-                "billcom_org_id": org.id, "auto_sync": True, "bank_account_id": by_type["Bank"],
-                "deposit_account_id": by_type["Bank"], "ap_account_id": by_type["Accounts Payable"],
-                "ar_account_id": by_type["Accounts Receivable"]})
-            cls.committed = (connection.id, qbo.id, org.id)
-
-        def drop():
-            with registry.cursor() as cr:
-                env = api.Environment(cr, api.SUPERUSER_ID, {})
-                conn_id, qbo_id, org_id = cls.committed
-                env["billcom_qbo.connection"].browse(conn_id).unlink()
-                env["billcom_qbo.qbo_company"].browse(qbo_id).unlink()
-                env["billcom_qbo.billcom_org"].browse(org_id).unlink()
-        # registered before the test transaction exists, so it runs after it is closed
-        cls.addClassCleanup(drop)
+        cls.committed = commit_connections(cls, ["Lock test"])[0]
         super().setUpClass()
         cls.connection = cls.env["billcom_qbo.connection"].browse(cls.committed[0])
 
@@ -107,36 +115,11 @@ class TestParallelClaims(TransactionCase):
 
     @classmethod
     def setUpClass(cls):
-        registry = Registry(get_db_name())
-        with registry.cursor() as cr:
-            env = api.Environment(cr, api.SUPERUSER_ID, {"tracking_disable": True})
-            company = env.ref("base.main_company")
-            ids = []
-            for n in (1, 2):
-                qbo = env["billcom_qbo.qbo_company"].create({
-                    "name": f"Claim test {n} (QuickBooks)", "company_id": company.id, "environment": "local",
-                    "local_base_url": UNREACHABLE, "realm_id": str(n), "client_id": "id",
-                    "client_secret": "secret", "refresh_token": "rt", "state": "connected"})
-                org = env["billcom_qbo.billcom_org"].create({
-                    "name": f"Claim test {n} (Bill.com)", "company_id": company.id, "environment": "local",
-                    "local_base_url": UNREACHABLE, "organization_id": f"org{n}", "username": "u",
-                    "password": "p", "dev_key": "k", "signup_date": datetime.date(2020, 1, 1),
-                    "start_date": datetime.date(2020, 1, 1)})
-                connection = env["billcom_qbo.connection"].create({
-                    "name": f"Claim test {n}", "company_id": company.id, "qbo_company_id": qbo.id,
-                    "billcom_org_id": org.id, "auto_sync": False})
-                run = connection._queue_run("manual", wake=False)
-                ids.append((connection.id, qbo.id, org.id, run.id))
-            cls.committed = ids
-
-        def drop():
-            with registry.cursor() as cr:
-                env = api.Environment(cr, api.SUPERUSER_ID, {})
-                for conn_id, qbo_id, org_id, _run_id in cls.committed:
-                    env["billcom_qbo.connection"].browse(conn_id).unlink()
-                    env["billcom_qbo.qbo_company"].browse(qbo_id).unlink()
-                    env["billcom_qbo.billcom_org"].browse(org_id).unlink()
-        cls.addClassCleanup(drop)
+        connections = commit_connections(cls, ["Claim test 1", "Claim test 2"], auto_sync=False)
+        with Registry(get_db_name()).cursor() as cr:
+            Connection = api.Environment(cr, api.SUPERUSER_ID, {})["billcom_qbo.connection"]
+            cls.committed = [(*ids, Connection.browse(ids[0])._queue_run("manual", wake=False).id)
+                             for ids in connections]
         super().setUpClass()
 
     def worker(self):
