@@ -25,6 +25,9 @@
         'web.assets_backend': [
             'billcom_qbo_sync/static/src/**/*',
         ],
+        'web.assets_tests': [
+            'billcom_qbo_sync/static/tests/tours/**/*',
+        ],
     },
     'installable': True,
     'application': True,
