@@ -18,8 +18,8 @@ from . import billcom_cursors, qbo_cursor, rules
 from .billcom_cursors import BillComWindow
 from .qbo_cursor import QboWindow
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
-                      QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, refs_in,
-                      type_label)
+                      QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, record_money,
+                      refs_in, type_label)
 from .billcom.errors import NotFound as BillComNotFound
 from .errors import RECORD, RemoteError
 from .later_events import LaterEvents
@@ -68,7 +68,8 @@ class Planner(LaterEvents):
         self._memo_room = {}     # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
         for object_type in self.types:
             qbo_records, bc_records = feed.get(object_type, ([], []))
-            plan.items.extend(self.plan_type(object_type, qbo_records, bc_records, links, plan.facts))
+            plan.items.extend(_with_money(self.plan_type(object_type, qbo_records, bc_records, links, plan.facts),
+                                          qbo_records, bc_records))
         return plan
 
     # -------------------------------------------------------------- fetch
@@ -347,6 +348,8 @@ class Planner(LaterEvents):
     def _line(self, otype, direction, action, rec, **kw):
         ids = {"qbo_id": kw.pop("qbo_id", None), "billcom_id": kw.pop("billcom_id", None)}
         ids[f"{'qbo' if rec.side == 'qbo' else 'billcom'}_id"] = rec.remote_id
+        if "amount" not in kw:
+            kw["amount"], kw["currency"] = record_money(rec)
         return RunLine(object_type=otype, direction=direction, action=action, record=rec.label,
                        state="planned", **ids, **kw)
 
@@ -634,7 +637,8 @@ class Planner(LaterEvents):
         if unsynced:
             message = f"Only the part applied to synced documents is recorded ({unsynced:.2f} left out)."
         self._planned.add((otype, rec.side, rec.remote_id))
-        return PlanItem(self._line(otype, direction, "create", rec, message=message), source=rec, values=values)
+        return PlanItem(self._line(otype, direction, "create", rec, message=message, amount=amount,
+                                   currency=record_money(rec)[1]), source=rec, values=values)
 
 
 class _Facts(dict):
@@ -658,6 +662,26 @@ class _Facts(dict):
             return self[key]
         except KeyError:
             return default
+
+
+def _with_money(items, qbo_records, bc_records):
+    """Give each line the amount of its record (a document's total, a payment's
+    amount) where the line was made without it: its source, else its twin, else
+    the record it names on the side it comes from. Returns ``items``."""
+    by_side = {"qbo": {r.remote_id: r for r in qbo_records if not isinstance(r, MappingError)},
+               "billcom": {r.remote_id: r for r in bc_records if not isinstance(r, MappingError)}}
+    for item in items:
+        line = item.line
+        if line.amount is not None:
+            continue
+        sides = ("billcom", "qbo") if line.direction == BC_TO_QBO else ("qbo", "billcom")
+        named = [by_side[side].get(line.qbo_id if side == "qbo" else line.billcom_id) for side in sides]
+        for rec in (item.source, item.target, *named):
+            amount, currency = record_money(rec)
+            if amount is not None:
+                line.amount, line.currency = amount, currency
+                break
+    return items
 
 
 def _target(direction):

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 
 from .errors import SyncAlreadyRunning
 
@@ -47,9 +48,15 @@ class RunLine:
     remote_error: str = None
     diff: dict = None       # field -> [old, new]
     state: str = "done"     # planned | done | failed
+    amount: Decimal = None  # the document's total or the payment's amount, when it has one
+    currency: str = None    # of ``amount``: "USD", "CAD"...
 
     def as_dict(self):
-        return asdict(self)
+        """The line as JSON-ready values (the amount as exact text)."""
+        out = asdict(self)
+        if self.amount is not None:
+            out["amount"] = str(self.amount)
+        return out
 
 
 @dataclass
@@ -143,7 +150,7 @@ CREATE TABLE IF NOT EXISTS run_lines (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL, object_type TEXT, direction TEXT, action TEXT,
     record TEXT, qbo_id TEXT, billcom_id TEXT, rule_code TEXT, message TEXT,
-    field TEXT, remote_error TEXT, diff TEXT, state TEXT
+    field TEXT, remote_error TEXT, diff TEXT, state TEXT, amount TEXT, currency TEXT
 );
 CREATE INDEX IF NOT EXISTS run_lines_run ON run_lines (run_id);
 CREATE TABLE IF NOT EXISTS lock (
@@ -188,6 +195,15 @@ class SQLiteStore(Store):
         if path == ":memory:":
             self._memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._db().executescript(SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self):
+        """Columns added since a store file was made (the schema above only makes missing tables)."""
+        db = self._db()
+        have = {row[1] for row in db.execute("PRAGMA table_info(run_lines)")}
+        for column in ("amount", "currency"):
+            if column not in have:
+                db.execute(f"ALTER TABLE run_lines ADD COLUMN {column} TEXT")
 
     def _db(self):
         if self._memory is not None:
@@ -300,13 +316,14 @@ class SQLiteStore(Store):
             return
         rows = [(run_id, l.object_type, l.direction, l.action, l.record, l.qbo_id, l.billcom_id,
                  l.rule_code, l.message, l.field, l.remote_error,
-                 json.dumps(l.diff, sort_keys=True, default=str) if l.diff else None, l.state)
+                 json.dumps(l.diff, sort_keys=True, default=str) if l.diff else None, l.state,
+                 str(l.amount) if l.amount is not None else None, l.currency)
                 for l in lines]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         db.executemany("INSERT INTO run_lines (run_id, object_type, direction, action, record, qbo_id,"
-                       " billcom_id, rule_code, message, field, remote_error, diff, state)"
-                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                       " billcom_id, rule_code, message, field, remote_error, diff, state, amount, currency)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.execute("COMMIT")
 
     @_serialized
@@ -339,5 +356,7 @@ class SQLiteStore(Store):
     def run_lines(self, run_id):
         rows = self._db().execute(
             "SELECT object_type, direction, action, record, qbo_id, billcom_id, rule_code, message,"
-            " field, remote_error, diff, state FROM run_lines WHERE run_id=? ORDER BY id", (run_id,))
-        return [RunLine(*r[:10], diff=json.loads(r[10]) if r[10] else None, state=r[11]) for r in rows]
+            " field, remote_error, diff, state, amount, currency FROM run_lines WHERE run_id=? ORDER BY id",
+            (run_id,))
+        return [RunLine(*r[:10], diff=json.loads(r[10]) if r[10] else None, state=r[11],
+                        amount=Decimal(r[12]) if r[12] is not None else None, currency=r[13]) for r in rows]

@@ -13,6 +13,8 @@ and the write body of both systems side by side (``lists``, ``parties``,
 ``documents``, ``payments``); ``MAPPERS`` gathers them, and the functions
 below dispatch through it by object type.
 """
+from decimal import Decimal, InvalidOperation
+
 from ..records import MappingError, Record
 from . import documents, lists, parties, payments
 from .common import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES, QBO_TYPE,
@@ -28,7 +30,7 @@ __all__ = [
     "CREDIT_APPLICATION", "PAYMENT_MARK_QBO", "PAYMENT_MARK_BILLCOM", "MAPPERS", "Mapper",
     "read_qbo", "read_billcom", "qbo_body", "qbo_update_body", "billcom_body",
     "qbo_payment_body", "billcom_payment_body", "origin_mark", "read_origin_mark",
-    "neutral", "refs_in", "diff", "lines_total",
+    "neutral", "refs_in", "diff", "lines_total", "record_money",
 ]
 
 # object type -> Mapper
@@ -38,6 +40,27 @@ MAPPERS = {**lists.MAPPERS, **parties.MAPPERS, **documents.MAPPERS, **payments.M
 def type_label(object_type):
     """"vendor_credit" -> "Vendor credit"."""
     return object_type.replace("_", " ").capitalize()
+
+
+def record_money(record):
+    """(amount, currency) a finance user knows a record by: a document's total,
+    a payment's amount, as ``Decimal`` and an upper-case currency code; (None,
+    None) for lists, parties, deleted records and anything without an amount."""
+    if record is None or isinstance(record, MappingError) or record.deleted:
+        return None, None
+    if record.object_type in DOCUMENT_TYPES:
+        amount = record.facts.get("total")
+    elif record.object_type in PAYMENT_TYPES:
+        amount = (record.values or {}).get("amount")
+    else:
+        return None, None
+    if amount in (None, ""):
+        return None, None
+    try:
+        amount = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        return None, None
+    return amount, (record.facts.get("currency") or "USD").upper()
 
 
 def read_qbo(object_type, obj):
