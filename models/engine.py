@@ -103,7 +103,7 @@ REMOTE_FAILURES = (engine_errors.SyncError, OSError)
 # The fields of a run line kept in Odoo, and those that may carry a secret
 # (what a remote side answered), masked before they are stored or shown.
 LINE_FIELDS = ("object_type", "direction", "action", "record", "qbo_id", "billcom_id", "rule_code",
-               "message", "field", "remote_error", "state")
+               "message", "field", "remote_error", "state", "currency")
 SCRUBBED_LINE_FIELDS = ("record", "message", "field", "remote_error")
 DIRECTIONS = (QBO_TO_BC, BC_TO_QBO, NO_DIRECTION)
 
@@ -123,6 +123,10 @@ def run_line_values(line, scrub=None):
     for name in ("qbo_id", "billcom_id"):
         if vals[name] is not False:
             vals[name] = str(vals[name])
+    # a document's total or a payment's amount (Decimal in the engine), to the cent
+    amount = getattr(line, "amount", None)
+    vals["amount"] = float(decimal.Decimal(amount).quantize(decimal.Decimal("0.01"))) if amount is not None else 0.0
+    vals["has_amount"] = amount is not None
     # as the SQLite store: values JSON cannot hold (amounts, dates) are kept as text
     diff = json.loads(json.dumps(line.diff, default=str)) if line.diff else None
     vals["diff"] = _scrub_json(diff, scrub) if diff and scrub else (diff or False)
@@ -166,6 +170,21 @@ def split_count_key(key):
 def plan_counts(plan):
     """A preview's counts in the run's key format, so one summary renders both."""
     return {count_key(*key): n for key, n in plan.counts().items()}
+
+
+def line_totals(lines):
+    """Totals of engine run lines that carry an amount, in the counts' key
+    format: {"<object type>|<direction>|<action>": {"<currency>": "<exact amount>"}}."""
+    totals = {}
+    for line in lines:
+        amount = getattr(line, "amount", None)
+        if amount is None:
+            continue
+        key = count_key(line.object_type, line.direction, line.action)
+        per_currency = totals.setdefault(key, {})
+        currency = line.currency or "USD"
+        per_currency[currency] = str(decimal.Decimal(per_currency.get(currency, "0")) + decimal.Decimal(amount))
+    return totals
 
 
 # --------------------------------------------------------- company facts

@@ -1,4 +1,8 @@
-from odoo import fields, models
+from collections import defaultdict
+
+from odoo import api, fields, models
+
+from . import summary
 
 
 class Link(models.Model):
@@ -6,14 +10,23 @@ class Link(models.Model):
     _name = "billcom_qbo.link"
     _description = "QuickBooks - Bill.com record link"
     _order = "connection_id, object_type, id"
-    _rec_name = "qbo_id"
+    _rec_name = "qbo_name"
 
     connection_id = fields.Many2one(
         "billcom_qbo.connection", required=True, index=True, ondelete="cascade", readonly=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
-    object_type = fields.Char(required=True, readonly=True)
+    object_type = fields.Char("Type code", required=True, readonly=True)
+    object_type_name = fields.Char("Type", compute="_compute_object_type_name")
+    object_type_id = fields.Many2one(
+        "billcom_qbo.object_type", "Object type", compute="_compute_object_type_id", store=True, index=True)
     qbo_id = fields.Char("QuickBooks ID", required=True, readonly=True)
     billcom_id = fields.Char("Bill.com ID", required=True, readonly=True)
+    qbo_name = fields.Char(
+        "QuickBooks record", compute="_compute_names", store=True,
+        help="The record's name in QuickBooks as of the last sync (its type and number for a document).")
+    billcom_name = fields.Char(
+        "Bill.com record", compute="_compute_names", store=True,
+        help="The record's name in Bill.com as of the last sync (its type and number for a document).")
     qbo_version = fields.Char("QuickBooks version", readonly=True, help="SyncToken after the last sync.")
     billcom_version = fields.Char("Bill.com version", readonly=True, help="updatedTime after the last sync.")
     snapshot = fields.Json(readonly=True, help="The values both sides held at the last sync.")
@@ -25,3 +38,37 @@ class Link(models.Model):
     _billcom_id_uniq = models.Constraint(
         "UNIQUE(connection_id, object_type, billcom_id)",
         "A Bill.com record is linked to one QuickBooks record only.")
+
+    @api.depends("object_type")
+    def _compute_object_type_name(self):
+        names = summary.object_type_names(self.env)
+        for link in self:
+            link.object_type_name = names.get(link.object_type, link.object_type)
+
+    @api.depends("object_type")
+    def _compute_object_type_id(self):
+        types = {t.code: t.id for t in self.env["billcom_qbo.object_type"].sudo().search([])}
+        for link in self:
+            link.object_type_id = types.get(link.object_type, False)
+
+    @api.depends("snapshot", "object_type", "qbo_id", "billcom_id")
+    def _compute_names(self):
+        """From the values the link keeps of each side; the id when they name nothing."""
+        by_connection = defaultdict(lambda: self.browse())
+        for link in self:
+            by_connection[link.connection_id] |= link
+        for connection, links in by_connection.items():
+            tokens = set()
+            for link in links:
+                snapshot = link.snapshot if isinstance(link.snapshot, dict) else {}
+                for side in ("qbo", "billcom"):
+                    values = snapshot.get(side)
+                    if isinstance(values, dict):
+                        tokens |= summary.diff_tokens([values.get(k) for k in summary.PARTY_KEYS])
+            names = summary.Names(self.env, connection).load(tokens)
+            for link in links:
+                label = (link.object_type or "").replace("_", " ").capitalize()
+                link.qbo_name = summary.snapshot_name(link.object_type, link.snapshot, "qbo", names) \
+                    or f"{label} {link.qbo_id or ''}".strip()
+                link.billcom_name = summary.snapshot_name(link.object_type, link.snapshot, "billcom", names) \
+                    or f"{label} {link.billcom_id or ''}".strip()

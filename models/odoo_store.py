@@ -183,6 +183,7 @@ class OdooStore(Store):
             state = "partial"
             message = f"{failed} record(s) could not be synced; see the run lines."
         run.write({"state": state, "ended": now, "heartbeat": now, "counts": counts,
+                   "totals": run._line_totals(),
                    "message": self.scrub(message) or False, "batch_open": False,
                    "progress_written": run._count_written(),
                    "tie_out_due": state in ("done", "partial") and self.tie_out_after})

@@ -54,6 +54,7 @@ class SyncRun(models.Model):
     progress = fields.Float(compute="_compute_progress", help="Share of the planned writes done, in percent.")
     stage = fields.Char(readonly=True)
     counts = fields.Json(readonly=True, help="Records per object type, direction and action.")
+    totals = fields.Json(readonly=True, help="Amounts per object type, direction and action, per currency.")
     summary = fields.Text(compute="_compute_counts", store=True)
     write_count = fields.Integer("Written", compute="_compute_counts", store=True)
     skip_count = fields.Integer("Skipped", compute="_compute_counts", store=True)
@@ -145,12 +146,13 @@ class SyncRun(models.Model):
             return None
         return elapsed * (total - done) / done
 
-    @api.depends("counts", "state")
+    @api.depends("counts", "totals", "state")
     def _compute_counts(self):
         for run in self:
             totals = summary.totals(run.counts)
             finished = run.state not in ("queued", "running")
-            run.summary = summary.render(self.env, run.counts, run.state) if run.counts or finished else False
+            run.summary = summary.render(self.env, run.counts, run.state, run.totals) \
+                if run.counts or finished else False
             run.write_count = sum(totals[a] for a in summary.WRITE_ACTIONS)
             run.skip_count = totals["skip"]
             run.conflict_count = totals["conflict"]
@@ -215,6 +217,19 @@ class SyncRun(models.Model):
                 failed += n
         return counts, failed
 
+    def _line_totals(self):
+        """The run's amounts in the counts' key format, per currency."""
+        self.ensure_one()
+        groups = self.env["billcom_qbo.run_line"]._read_group(
+            [("run_id", "=", self.id), ("has_amount", "=", True)],
+            ["object_type", "direction", "action", "state", "currency"], ["amount:sum"])
+        totals = {}
+        for object_type, direction, action, state, currency, amount in groups:
+            action = "failed" if state == "failed" else action
+            summary.add_total(totals, engine.count_key(object_type, direction, action),
+                              round(amount or 0.0, 2), currency)
+        return totals
+
     def _count_written(self):
         self.ensure_one()
         return self.env["billcom_qbo.run_line"].search_count([
@@ -234,7 +249,7 @@ class SyncRun(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("billcom_qbo_sync.action_run_line")
         action["domain"] = [("run_id", "=", self.id)]
-        action["context"] = {"search_default_group_object_type": 1}
+        action["context"] = {"search_default_group_attention": 1, "search_default_group_object_type": 1}
         return action
 
 
@@ -243,7 +258,7 @@ class SyncRunLine(models.Model):
     _name = "billcom_qbo.run_line"
     _inherit = ["billcom_qbo.record_line.mixin"]
     _description = "Sync run line"
-    _order = "run_id desc, id"
+    _order = "run_id desc, attention, id"
     _rec_name = "record"
 
     run_id = fields.Many2one("billcom_qbo.run", required=True, index=True, ondelete="cascade", readonly=True)
@@ -257,3 +272,6 @@ class SyncRunLine(models.Model):
     billcom_id = fields.Char(index="btree_not_null")
     rule_code = fields.Char(index=True)
     batch = fields.Integer(readonly=True, help="The batch of the run that logged this line.")
+
+    def _sync_connection(self):
+        return self.connection_id

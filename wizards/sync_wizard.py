@@ -20,12 +20,20 @@ class SyncWizard(models.TransientModel):
     summary = fields.Text(readonly=True)
     line_ids = fields.One2many("billcom_qbo.sync_wizard_line", "wizard_id", string="Planned records",
                                readonly=True)
+    attention_line_ids = fields.One2many(
+        "billcom_qbo.sync_wizard_line", "wizard_id", string="Needs a person", readonly=True,
+        domain=[("attention", "=", "person")],
+        help="Held, skipped and failed records: nothing is written for them until a person acts.")
+    through_line_ids = fields.One2many(
+        "billcom_qbo.sync_wizard_line", "wizard_id", string="Goes through", readonly=True,
+        domain=[("attention", "=", "through")])
+    attention_count = fields.Integer("Need a person", compute="_compute_line_counts")
     write_count = fields.Integer(compute="_compute_line_counts")
     skip_count = fields.Integer(compute="_compute_line_counts")
     conflict_count = fields.Integer(compute="_compute_line_counts")
     error_count = fields.Integer(compute="_compute_line_counts")
 
-    @api.depends("line_ids.action")
+    @api.depends("line_ids.action", "line_ids.attention")
     def _compute_line_counts(self):
         for wizard in self:
             actions = wizard.line_ids.mapped("action")
@@ -33,6 +41,7 @@ class SyncWizard(models.TransientModel):
             wizard.skip_count = actions.count("skip")
             wizard.conflict_count = actions.count("conflict")
             wizard.error_count = sum(1 for a in actions if a in summary.FAILED_ACTIONS)
+            wizard.attention_count = len(wizard.line_ids.filtered(lambda l: l.attention == "person"))
 
     def _object_type_codes(self):
         return self.object_type_ids.mapped("code") or None
@@ -75,7 +84,8 @@ class SyncWizard(models.TransientModel):
         self.write({
             "state": "preview",
             "previewed_at": fields.Datetime.now(),
-            "summary": summary.render(self.env, engine.plan_counts(plan)),
+            "summary": summary.render(self.env, engine.plan_counts(plan), "preview",
+                                      engine.line_totals(plan.lines)),
             "line_ids": [fields.Command.create(vals) for vals in vals_list],
         })
         self.env.cr.commit()
@@ -112,7 +122,11 @@ class SyncWizardLine(models.TransientModel):
     _name = "billcom_qbo.sync_wizard_line"
     _inherit = ["billcom_qbo.record_line.mixin"]
     _description = "Planned record of a manual sync"
-    _order = "sequence, id"
+    _order = "attention, sequence, id"
+    _rec_name = "record"
 
     wizard_id = fields.Many2one("billcom_qbo.sync_wizard", required=True, ondelete="cascade")
     sequence = fields.Integer()
+
+    def _sync_connection(self):
+        return self.wizard_id.connection_id
