@@ -9,3 +9,4 @@ from . import test_rules
 from . import test_tie_out
 from . import test_health
 from . import test_readable
+from . import test_tour
