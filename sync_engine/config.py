@@ -72,6 +72,10 @@ class SyncSettings:
     sync_only_approved_bills: bool = False
     master_side: str = None          # None (hold conflicts) | 'qbo' | 'billcom'
     object_types: tuple = None       # None = every type in OBJECT_TYPES
+    # records a person chose not to sync: "<object type>|<side>|<id>" (side qbo or billcom)
+    excluded: tuple = ()
+    # a held conflict a person settled: "<object type>|<QuickBooks id>" -> the side whose version wins
+    record_masters: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -362,5 +366,17 @@ class _Reader:
                     self.fail(f"settings.object_types[{n}]", f"{_shown(otype)} is not an object type",
                               expected_type)
             chosen = tuple(chosen) or None
+        excluded = st.get("excluded") or ()
+        if not isinstance(excluded, (list, tuple)) or not all(
+                isinstance(e, str) and len(e.split("|")) == 3 and e.split("|")[1] in ("qbo", "billcom")
+                for e in excluded):
+            self.fail("settings.excluded", "is not a list of records",
+                      'a list of "<object type>|<qbo or billcom>|<id>"')
+        masters = st.get("record_masters") or {}
+        if not isinstance(masters, dict) or not all(
+                isinstance(k, str) and len(k.split("|")) == 2 and v in ("qbo", "billcom") for k, v in masters.items()):
+            self.fail("settings.record_masters", "is not a map of records to sides",
+                      '{"<object type>|<QuickBooks id>": "qbo" or "billcom"}')
         return SyncSettings(**ids, sync_only_approved_bills=self.boolean(st, s, "sync_only_approved_bills"),
-                            master_side=master, object_types=chosen)
+                            master_side=master, object_types=chosen, excluded=tuple(excluded),
+                            record_masters=dict(masters))

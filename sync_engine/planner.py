@@ -215,6 +215,7 @@ class Planner(LaterEvents):
                                              message=verdict.message), retry_next_run=True))
         q_ok = [r for r in q_ok if ("qbo", r.remote_id) not in held]
         b_ok = [r for r in b_ok if ("billcom", r.remote_id) not in held]
+        q_ok, b_ok = self._without_excluded(otype, q_ok, b_ok, links, items)
         # natural keys of unlinked records on each side, to match instead of duplicating
         bc_unlinked = {}
         for rec in b_ok:
@@ -250,6 +251,33 @@ class Planner(LaterEvents):
         if not self._full_billcom_read:
             self._look_up_twins(otype, items, links)
         return items
+
+    def _without_excluded(self, otype, q_ok, b_ok, links, items):
+        """Records a person chose not to sync (or whose twin they chose) get a
+        skip line and nothing else."""
+        excluded = self.config.settings.excluded
+        if not excluded:
+            return q_ok, b_ok
+        kept, reported = [], set()  # one line for a linked pair, whichever side was read
+        for records, side, by_side, twin_side, direction in (
+                (q_ok, "qbo", links.by_qbo, "billcom", QBO_TO_BC), (b_ok, "billcom", links.by_bc, "qbo", BC_TO_QBO)):
+            keep = []
+            for rec in records:
+                verdict = self.rules.excluded(otype, side, rec.remote_id, excluded)
+                link = by_side.get((otype, rec.remote_id))
+                if verdict.allowed and link is not None:
+                    twin = link.billcom_id if twin_side == "billcom" else link.qbo_id
+                    verdict = self.rules.excluded(otype, twin_side, twin, excluded)
+                if verdict.allowed:
+                    keep.append(rec)
+                    continue
+                pair = link.qbo_id if link is not None else (side, rec.remote_id)
+                if pair not in reported:
+                    reported.add(pair)
+                    items.append(PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
+                                                     message=verdict.message)))
+            kept.append(keep)
+        return kept[0], kept[1]
 
     def _name_clashes(self, otype, q_ok, b_ok, links):
         """New Bill.com records whose names QuickBooks would take for one already
@@ -477,6 +505,14 @@ class Planner(LaterEvents):
         snap = link.snapshot or {}
         if snap.get("closed"):
             return None  # ended on both sides by an earlier run
+        if snap.get("manual"):
+            # a person paired them ("Link to an existing record"): once both are read,
+            # keep them as a pair from now on, as a match by natural key is kept
+            if q is None or b is None:
+                return None
+            return PlanItem(self._line(otype, NO_DIRECTION, "link", q, qbo_id=q.remote_id, billcom_id=b.remote_id,
+                                       message="Linked by a person: nothing written; later changes sync."),
+                            source=q, target=b)
         if otype in DOCUMENT_TYPES:
             ended = self._document_ended(otype, q, b, link)
             if ended is not None:
@@ -496,7 +532,8 @@ class Planner(LaterEvents):
             return None
         direction = QBO_TO_BC if q_changed else BC_TO_QBO
         if q_changed and b_changed:
-            master = self.config.settings.master_side
+            settings = self.config.settings
+            master = (settings.record_masters or {}).get(f"{otype}|{link.qbo_id}") or settings.master_side
             if not master:
                 changes = {"QuickBooks": diff(snap.get("qbo"), q_vals), "Bill.com": diff(snap.get("billcom"), b_vals)}
                 return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", rec.label, link.qbo_id, link.billcom_id,

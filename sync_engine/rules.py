@@ -140,6 +140,7 @@ CODES = {
     "missing_reference": "The record waits on another record that is not synced yet.",
     "not_synced_document": "A payment that applies to no synced document is not recorded.",
     "conflict": "Changed on both sides since the last sync; held until a person decides.",
+    "excluded": "A person chose not to sync this record.",
     "bad_data": "The record cannot be read; the field is named on its line.",
 }
 
@@ -243,6 +244,15 @@ def unique_name(name, clashes, target_side):
                    "surrounding spaces; rename or merge one of them.")
 
 
+def excluded(object_type, side, remote_id, excluded_records):
+    """``excluded``: a record a person chose not to sync stays where it is, and
+    so does its twin, until they take it off the list."""
+    if f"{object_type}|{side}|{remote_id}" in set(excluded_records or ()):
+        return Verdict(False, "excluded", "Not synced: a person chose not to sync this record "
+                                          "(Don't sync this record); take it off the list to sync it again.")
+    return Verdict(True, "excluded", "")
+
+
 class RuleBook:
     """The rules a planner consults, one method a rule, named by its code. The
     default is the function of this module; a caller hands the planner another
@@ -262,8 +272,9 @@ class RuleBook:
     carried_shape = staticmethod(carried_shape)
     target_accepts = staticmethod(target_accepts)
     unique_name = staticmethod(unique_name)
+    excluded = staticmethod(excluded)
 
 
 RULE_NAMES = ("payment_sync_mode", "paid_in_qbo", "no_attachments", "credit_memo_start_date", "class_per_line",
               "non_usd", "approved_only", "schedule", "document_total", "carried_shape", "target_accepts",
-              "unique_name")
+              "unique_name", "excluded")
