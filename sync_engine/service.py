@@ -126,3 +126,48 @@ def qbo_accounts(config, on_tokens=None):
              "account_type": a.get("AccountType"), "account_sub_type": a.get("AccountSubType"),
              "classification": a.get("Classification"), "active": a.get("Active", True)}
             for a in qbo.query("select * from Account")]
+
+
+# what a twin search reads at most on a side (a person waits for the answer)
+TWIN_SEARCH_SCAN = 1000
+QBO_NAME_FIELD = {"Vendor": "DisplayName", "Customer": "DisplayName"}  # the others are called Name
+
+
+def twin_candidates(config, object_type, side, text, on_tokens=None, limit=20):
+    """Records of ``object_type`` on ``side`` ("qbo" or "billcom") whose name or
+    number starts with ``text``, for a person to pick the twin of a record
+    ("Link to an existing record"): [{"id", "label", "amount", "currency"}].
+    Reads only; names are filtered by the remote side where it can, documents
+    by reading at most ``TWIN_SEARCH_SCAN`` of them."""
+    from .mapping import DOCUMENT_TYPES, ENTITIES, MappingError, read_billcom, read_qbo, record_money
+    remote = Remote(config, on_tokens=on_tokens)
+    entity, collection = ENTITIES[object_type]
+    text = (text or "").strip()
+    wanted = text.lower()
+    if side == "qbo":
+        quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+        if object_type in DOCUMENT_TYPES:
+            where = f" where DocNumber like '{quoted}%'" if text else ""
+        else:
+            where = f" where {QBO_NAME_FIELD.get(entity, 'Name')} like '{quoted}%'" if text else ""
+        objects, read = remote.qbo.query(f"select * from {entity}{where}"), read_qbo
+    else:
+        filters = [("name", "sw", text)] if text and object_type not in DOCUMENT_TYPES else None
+        objects, read = remote.billcom.list(collection, filters=filters), read_billcom
+    found = []
+    for scanned, obj in enumerate(objects):
+        if scanned >= TWIN_SEARCH_SCAN or len(found) >= limit:
+            break
+        try:
+            record = read(object_type, obj)
+        except MappingError:
+            continue  # a record that cannot be read cannot be a twin either
+        if record.deleted:
+            continue
+        names = [str(record.label)] + [str(part) for part in (record.natural_key or ()) if part]
+        if wanted and not any(wanted in name.lower() for name in names):
+            continue
+        amount, currency = record_money(record)
+        found.append({"id": str(record.remote_id), "label": record.label,
+                      "amount": amount, "currency": currency})
+    return found

@@ -83,3 +83,16 @@ def test_a_record_linked_by_a_person_is_kept_as_a_pair():
         assert result.tie_out.agrees, result.tie_out.render()
         assert c.store.load_links(["bill"]) and not any(
             (l.snapshot or {}).get("manual") for l in c.store.load_links(["bill"]))
+
+
+def test_twin_search_on_either_side():
+    from sync_engine.service import twin_candidates
+    with demo_company() as c:
+        c.run()
+        on_billcom = twin_candidates(c.config, "vendor", "billcom", "Pacific")
+        assert [f["label"] for f in on_billcom] == ["Vendor Pacific Gas"]
+        on_qbo = twin_candidates(c.config, "bill", "qbo", "NL-10")
+        assert {f["label"].split(" (")[0] for f in on_qbo} >= {"Bill NL-1001"}
+        nl = next(f for f in on_qbo if f["label"].startswith("Bill NL-1001"))
+        assert nl["amount"] is not None and nl["currency"] == "USD"
+        assert twin_candidates(c.config, "vendor", "qbo", "Nobody by that name") == []
