@@ -34,6 +34,8 @@ class TestReadable(SyncCase):
             # 1,250.00 + 100.00 + 412.37 to create; the paid bills and the CAD bill skipped
             self.assertIn("Bills, QuickBooks to Bill.com: 3 to create (1,762.37 USD), "
                           "3 skipped (500.00 CAD, 698.12 USD)", wizard.summary)
+            self.assertEqual(wizard.action_back()["context"]["dialog_size"], "extra-large",
+                             "the preview opens wide enough for whole record names")
         self.assertNothingWritten()
 
     def test_run_summary_counts_and_totals(self):

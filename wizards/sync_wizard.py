@@ -115,6 +115,8 @@ class SyncWizard(models.TransientModel):
             "view_mode": "form",
             "target": "new",
             "name": self.env._("Sync %s", self.connection_id.display_name),
+            # the preview's record names, amounts and reasons fit on one line each
+            "context": dict(self.env.context, dialog_size="extra-large"),
         }
 
 
