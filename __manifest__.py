@@ -18,6 +18,7 @@
         'views/sync_run_views.xml',
         'views/link_views.xml',
         'views/tie_out_views.xml',
+        'views/record_fixes_views.xml',
         'wizards/sync_wizard_views.xml',
         'views/menus.xml',
     ],

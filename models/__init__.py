@@ -8,4 +8,5 @@ from . import link
 from . import sync_run
 from . import run_worker
 from . import pacing
+from . import record_fixes
 from . import tie_out_line

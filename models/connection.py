@@ -246,6 +246,8 @@ class Connection(models.Model):
             sync_only_approved_bills=connection.sync_only_approved_bills,
             master_side=master,
             object_types=tuple(object_types) if object_types else None,
+            excluded=tuple(connection._excluded_keys()),
+            record_masters=dict(connection.record_masters or {}),
         )
         return engine.engine_config.ConnectionConfig(
             qbo=connection.qbo_company_id._engine_account(),
@@ -308,6 +310,9 @@ class Connection(models.Model):
 
     def _rule_unique_name(self, name, clashes, target_side):
         return engine.engine_rules.unique_name(name, clashes, target_side)
+
+    def _rule_excluded(self, object_type, side, remote_id, excluded_records):
+        return engine.engine_rules.excluded(object_type, side, remote_id, excluded_records)
 
     # -------------------------------------------------------------- preview/run
     def _preview(self, object_types=None):

@@ -94,6 +94,37 @@ def is_billcom_error(error):
     return getattr(error, "side", None) == "Bill.com"
 
 
+# An object type, and the types whose records refer to it: a record retried
+# now may unblock those (a vendor its bills, a bill its payments).
+_LISTS = ("account", "class", "location", "item", "term")
+_DOCUMENTS_AND_PAYMENTS = ("bill", "invoice", "vendor_credit", "credit_memo", "bill_payment", "received_payment")
+DEPENDENTS = {
+    **{t: _DOCUMENTS_AND_PAYMENTS for t in _LISTS},
+    "vendor": ("bill", "vendor_credit", "bill_payment"),
+    "customer": ("invoice", "credit_memo", "received_payment"),
+    "bill": ("bill_payment",), "vendor_credit": ("bill_payment",),
+    "invoice": ("received_payment",), "credit_memo": ("received_payment",),
+}
+
+
+def types_depending_on(object_type):
+    return [object_type, *DEPENDENTS.get(object_type, ())]
+
+
+def search_text_of(record):
+    """What to search the other side for, from a run line's record:
+    "Bill NL-1002 (Norton Lumber)" -> "NL-1002", "Vendor Norton Lumber" -> "Norton Lumber"."""
+    text = (record or "").split(" (")[0]
+    for words in (2, 1):  # "Vendor credit VC-7", "Bill NL-1002"
+        parts = text.split(" ", words)
+        if len(parts) > words and " ".join(parts[:words]).capitalize() in _TYPE_LABELS:
+            return parts[words]
+    return text
+
+
+_TYPE_LABELS = {t.replace("_", " ").capitalize() for t in (*_LISTS, "vendor", "customer", *_DOCUMENTS_AND_PAYMENTS)}
+
+
 # What a remote chore (test connection, refresh accounts, revoke...) may raise
 # that the user should see as a message: the engine's own errors and network errors.
 REMOTE_FAILURES = (engine_errors.SyncError, OSError)

@@ -8,5 +8,6 @@ from . import test_rpc_secrets
 from . import test_rules
 from . import test_tie_out
 from . import test_health
+from . import test_record_fixes
 from . import test_readable
 from . import test_tour
