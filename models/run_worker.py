@@ -6,7 +6,8 @@ its wizard as computing. Then they wake the worker scheduled actions
 the database, claims the oldest waiting work of a connection no other worker
 holds (rows locked ``SKIP LOCKED``, then the connection's advisory lock) and
 carries out one batch of it that ends well within the scheduler's time limit
-(``--limit-time-real-cron``). A sync that needs more batches stays ``running``
+(``--limit-time-real-cron``, counted for a cron worker's whole round, from
+before its idle sleep). A sync that needs more batches stays ``running``
 between them and the worker wakes the next one, so a long first sync resumes
 batch after batch across cron runs.
 
@@ -18,10 +19,12 @@ reached and resumes the sync in a new run.
 """
 import datetime
 import logging
+import threading
 import time
 
 from odoo import api, fields, models
 from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB
+from odoo.service import server as odoo_server
 from odoo.tools import config
 
 from . import engine
@@ -32,26 +35,63 @@ _logger = logging.getLogger(__name__)
 
 PREVIEW_LOCK_CLASS = RUN_LOCK_CLASS + 1
 WORKER_CRONS = tuple(f"billcom_qbo_sync.ir_cron_sync_worker_{n}" for n in range(1, 5))
-# A batch plans to end within this share of the scheduler's time limit: the
-# write batch under way when time is up still has to finish.
-BATCH_SHARE = 0.5
+# Time left for the rest of the round when a batch stops: the write batch
+# under way finishes, the run is closed, the scheduler commits.
+LIMIT_MARGIN_SHARE = 0.25
+MIN_LIMIT_MARGIN = 10
 BATCH_WITHOUT_LIMIT = 600  # seconds, when the scheduler has no time limit
-MIN_BATCH_SECONDS = 10     # less than this left in the job: leave the work to the next one
-TIE_OUT_ROOM = 0.3         # share of a batch's time left to do the tie-out in the same batch
+MIN_BATCH_SECONDS = 10     # less than this left: leave the work to the next round
+TIE_OUT_ROOM = 0.3         # share of the limit left to do the tie-out in the same batch
 WATCHDOG_AFTER = datetime.timedelta(seconds=60)
+# A cron worker process sleeps up to a minute (and up to 10 s more) between
+# rounds, and the server's time limit counts from before that sleep
+# (odoo/service/server.py: Worker._runloop pings the watchdog, then sleeps,
+# then works). Without a better anchor, a round is assumed to have slept that long.
+LONGEST_IDLE_SLEEP = 70
+
+# When this cron worker process last told the server it was alive: its time
+# limit counts from there. Recorded by wrapping PreforkServer.pipe_ping, which
+# only observes (the worker pings once a round, before it sleeps).
+_LAST_PING = {"at": None}
+
+
+def _remember_ping(pipe_ping):
+    def remembering_pipe_ping(server, pipe):
+        _LAST_PING["at"] = time.monotonic()
+        return pipe_ping(server, pipe)
+    remembering_pipe_ping.remembers_ping = True
+    return remembering_pipe_ping
+
+
+if not getattr(odoo_server.PreforkServer.pipe_ping, "remembers_ping", False):
+    odoo_server.PreforkServer.pipe_ping = _remember_ping(odoo_server.PreforkServer.pipe_ping)
 
 
 def cron_time_limit():
-    """Seconds a cron job may run before the server kills it (None: no limit)."""
+    """Seconds a cron round may run before the server kills it (None: no limit)."""
     limit = config.get("limit_time_real_cron")
     if limit is None or limit < 0:  # -1: the same as --limit-time-real
         limit = config.get("limit_time_real")
     return limit if limit and limit > 0 else None
 
 
-def batch_seconds():
+def round_started(job_started):
+    """When the server started counting this round's time (monotonic)."""
+    started = getattr(threading.current_thread(), "start_time", None)
+    if started:  # threaded server: its cron threads are timed per database round
+        return time.monotonic() - (time.time() - started)
+    if _LAST_PING["at"] is not None:  # prefork: since the worker's last ping
+        return _LAST_PING["at"]
+    return job_started - LONGEST_IDLE_SLEEP
+
+
+def batch_deadline(job_started):
+    """When a batch starting now must stop writing (monotonic): well before the
+    server's time limit for this round, which other jobs of the round share."""
     limit = cron_time_limit()
-    return BATCH_SHARE * limit if limit else BATCH_WITHOUT_LIMIT
+    if not limit:
+        return job_started + BATCH_WITHOUT_LIMIT
+    return round_started(job_started) + limit - max(MIN_LIMIT_MARGIN, LIMIT_MARGIN_SHARE * limit)
 
 
 class SyncRunWorker(models.Model):
@@ -97,10 +137,9 @@ class SyncRunWorker(models.Model):
 
     @api.model
     def _job_deadline(self):
-        """When the batch started in this cron job must end (monotonic clock)."""
+        """When a batch started in this cron job must stop writing (monotonic clock)."""
         end = self.env.context.get("cron_end_time")
-        started = end - MIN_TIME_PER_JOB if end else time.monotonic()
-        return started + batch_seconds()
+        return batch_deadline(end - MIN_TIME_PER_JOB if end else time.monotonic())
 
     # -------------------------------------------------------------- claiming
     @api.model
@@ -203,7 +242,7 @@ class SyncRunWorker(models.Model):
         if run.state not in ("queued", "running"):
             run.connection_id._after_run(run)
             self.env["ir.cron"]._commit_progress()
-        if run.tie_out_due and deadline - time.monotonic() > TIE_OUT_ROOM * batch_seconds():
+        if run.tie_out_due and deadline - time.monotonic() > TIE_OUT_ROOM * (cron_time_limit() or BATCH_WITHOUT_LIMIT):
             run._tie_out_step()
 
     def _close_after_crash(self):

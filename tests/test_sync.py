@@ -1,4 +1,5 @@
 import logging
+import time
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID
@@ -108,7 +109,7 @@ class TestSync(SyncCase):
         """A sync longer than one batch goes on batch after batch (each one a
         scheduler turn that ends in time), as one run: nothing is written twice,
         each record is logged once, and the tie-out comes last."""
-        with patch.object(run_worker, "batch_seconds", lambda: 0.0), \
+        with patch.object(run_worker, "batch_deadline", lambda started: time.monotonic()), \
                 patch.object(run_worker, "MIN_BATCH_SECONDS", -1):
             with self.new_cursor() as env:
                 run_id = env["billcom_qbo.connection"].browse(self.connection.id)._queue_sync("manual").id
