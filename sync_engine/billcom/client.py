@@ -114,11 +114,7 @@ class BillComClient:
         self._username = username
         self._password = password
         self.clock = clock or Clock()
-        self.http = session or new_session(self.base_url)
-        if session is None:
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, max_in_flight))
-            self.http.mount("http://", adapter)
-            self.http.mount("https://", adapter)
+        self.http = session or new_session(self.base_url, pool_maxsize=max(10, max_in_flight))
         self.timeout = timeout
         self.max_retries = max_retries
         self.throttle_retries = max(10, 2 * max_retries)
