@@ -12,6 +12,7 @@ A ``Scrubber`` masks, in any text:
 * fields shaped like a credential (``"password": "..."``, ``devKey=...``).
 """
 import base64
+import functools
 import logging
 import re
 import urllib.parse
@@ -36,12 +37,8 @@ _PATTERNS = [
 ]
 
 
-def basic_forms(client_id, client_secret):
-    """Every way the Basic credential of a client id / secret pair is written:
-    base64 of ``id:secret`` (as is, and form-encoded as RFC 6749 section 2.3.1
-    says), with and without padding, standard and URL-safe alphabets."""
-    if not client_id or not client_secret:
-        return []
+@functools.lru_cache(maxsize=64)
+def _basic_forms(client_id, client_secret):
     raws = {f"{client_id}:{client_secret}",
             f"{urllib.parse.quote_plus(str(client_id))}:{urllib.parse.quote_plus(str(client_secret))}"}
     forms = []
@@ -52,7 +49,18 @@ def basic_forms(client_id, client_secret):
             for form in (encoded, encoded.rstrip("=")):
                 if form not in forms:
                     forms.append(form)
-    return forms
+    return tuple(forms)
+
+
+def basic_forms(client_id, client_secret):
+    """Every way the Basic credential of a client id / secret pair is written:
+    base64 of ``id:secret`` (as is, and form-encoded as RFC 6749 section 2.3.1
+    says), with and without padding, standard and URL-safe alphabets."""
+    if not client_id or not client_secret:
+        return []
+    if not isinstance(client_id, str) or not isinstance(client_secret, str):
+        return list(_basic_forms.__wrapped__(client_id, client_secret))
+    return list(_basic_forms(client_id, client_secret))   # the same pair is asked on every scrub
 
 
 class Scrubber:
@@ -67,10 +75,21 @@ class Scrubber:
 
     def __init__(self, secrets=(), source=None):
         self.secrets = []
+        self._last_learned = None
         self.source = source
         self.learn(secrets)
 
     def learn(self, secrets):
+        if not secrets:
+            return
+        if isinstance(secrets, list):
+            secrets = tuple(secrets)
+        if isinstance(secrets, tuple):
+            try:
+                if secrets == self._last_learned:   # a source answering the same values on every call
+                    return
+            except TypeError:
+                pass
         changed = False
         for secret in secrets or ():
             if isinstance(secret, tuple) and len(secret) == 2:
@@ -83,6 +102,8 @@ class Scrubber:
                     changed = True
         if changed:
             self.secrets.sort(key=len, reverse=True)
+        if isinstance(secrets, tuple):
+            self._last_learned = secrets
 
     def add(self, secret):
         self.learn([secret])

@@ -138,9 +138,19 @@ def qbo_voided(obj):
 
 
 # ---------------------------------------------------------- neutral values
+_PLAIN = frozenset((str, int, float, bool, Decimal, type(None)))
+
+
 def neutral(values, token):
     """Values with every Ref replaced by ``token(ref)``: comparable across sides
     and JSON-able (this is what a link remembers as the last synced state)."""
+    kind = type(values)
+    if kind is dict:   # the common shapes first, without a call per plain value
+        return {k: v if type(v) in _PLAIN else neutral(v, token) for k, v in values.items() if v is not None}
+    if kind is list:
+        return [v if type(v) in _PLAIN else neutral(v, token) for v in values]
+    if kind in _PLAIN:
+        return values
     if isinstance(values, Ref):
         return token(values)
     if isinstance(values, dict):
@@ -152,6 +162,14 @@ def neutral(values, token):
 
 def refs_in(values):
     """Every Ref in a record's values (to check dependencies before planning)."""
+    kind = type(values)
+    if kind in _PLAIN:
+        return
+    if kind is dict or kind is list:
+        for v in (values.values() if kind is dict else values):
+            if type(v) not in _PLAIN:
+                yield from refs_in(v)
+        return
     if isinstance(values, Ref):
         yield values
     elif isinstance(values, dict):
