@@ -94,6 +94,14 @@ def batch_deadline(job_started):
     return round_started(job_started) + limit - max(MIN_LIMIT_MARGIN, LIMIT_MARGIN_SHARE * limit)
 
 
+# "no worker holds the advisory lock (class %s, <column>)" in a WHERE clause
+_NOT_HELD = """NOT EXISTS (
+    SELECT 1 FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.classid = %%s AND l.objid = %s)"""
+
+
 class SyncRunWorker(models.Model):
     _inherit = "billcom_qbo.run"
 
@@ -193,17 +201,15 @@ class SyncRunWorker(models.Model):
         """Runs and previews a worker could take now (none another worker holds)."""
         self.env.flush_all()
         cr = self.env.cr
-        cr.execute("""
+        cr.execute(f"""
             SELECT count(DISTINCT connection_id) FROM billcom_qbo_run r
-             WHERE (r.state IN ('queued', 'running') OR r.tie_out_due)
-               AND NOT EXISTS (
-                   SELECT 1 FROM pg_locks l
-                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                      AND l.classid = %s AND l.objid = r.connection_id)
+             WHERE (r.state IN ('queued', 'running') OR r.tie_out_due) AND {_NOT_HELD % 'r.connection_id'}
         """, [RUN_LOCK_CLASS])
         runs = cr.fetchone()[0]
-        cr.execute("SELECT count(*) FROM billcom_qbo_sync_wizard WHERE state = 'computing'")
+        cr.execute(f"""
+            SELECT count(*) FROM billcom_qbo_sync_wizard w
+             WHERE w.state = 'computing' AND {_NOT_HELD % 'w.id'}
+        """, [PREVIEW_LOCK_CLASS])
         return runs + cr.fetchone()[0]
 
     @api.model
