@@ -224,11 +224,11 @@ QBO_COMPANY_FACTS = ("company_name", "class_tracking_per_txn", "class_tracking_p
                      "track_departments", "department_terminology")
 
 
-def qbo_company_facts(config, on_tokens=None):
+def qbo_company_facts(config, on_tokens=None, **sharing):
     """The QuickBooks company's name and preferences (class tracking per
     transaction or per line, departments), as the engine reads them: the
     add-on never parses QuickBooks' Preferences itself."""
-    facts = service().qbo_company_facts(config, on_tokens=on_tokens)
+    facts = service().qbo_company_facts(config, on_tokens=on_tokens, **sharing)
     return {key: facts.get(key) for key in QBO_COMPANY_FACTS}
 
 

@@ -7,6 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from . import engine
+from .pacing import PgBoard
 from .remote_account import environments
 
 _logger = logging.getLogger(__name__)
@@ -175,6 +176,13 @@ class QboCompany(models.Model):
                 company._save_tokens(tokens)
         return on_tokens
 
+    def _sharing(self):
+        """(on_tokens, the rest of what a chore on this company shares with the
+        workers): its requests count against the same limits as every worker's.
+        Its tokens are saved in this transaction (a chore writes the company's
+        row afterwards, which a refresh committed elsewhere would make fail)."""
+        return self._token_saver(), {"pacing_board": PgBoard(self.env)}
+
     def _mark_reconnect(self, message):
         self.sudo().write({"state": "reconnect", "last_error": message})
 
@@ -207,7 +215,8 @@ class QboCompany(models.Model):
     def _read_company_facts(self):
         """The company's name and preferences as the engine reads them."""
         self.ensure_one()
-        self.sudo().write(engine.qbo_company_facts(self._engine_config(), on_tokens=self._token_saver()))
+        on_tokens, sharing = self._sharing()
+        self.sudo().write(engine.qbo_company_facts(self._engine_config(), on_tokens=on_tokens, **sharing))
 
     def _refresh_company_facts(self):
         """Read the company facts again as a run starts.
@@ -237,7 +246,8 @@ class QboCompany(models.Model):
         self.check_access("write")
 
         def refresh():
-            rows = engine.service().qbo_accounts(self._engine_config(), on_tokens=self._token_saver())
+            on_tokens, sharing = self._sharing()
+            rows = engine.service().qbo_accounts(self._engine_config(), on_tokens=on_tokens, **sharing)
             self.env["billcom_qbo.qbo_account"].sudo()._replace_accounts(self, rows)
         return self._run_chore(refresh, self.env._("QuickBooks accounts refreshed."))
 

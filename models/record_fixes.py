@@ -186,8 +186,9 @@ class LinkWizard(models.TransientModel):
         config = connection._engine_config()
         scrub = engine.Scrubber(config.secrets())
         try:
+            on_tokens, sharing = connection.qbo_company_id._sharing()
             found = engine.service().twin_candidates(config, line.object_type, self.search_side, self.search_text,
-                                                     on_tokens=connection.qbo_company_id._token_saver())
+                                                     on_tokens=on_tokens, **sharing)
         except engine.REMOTE_FAILURES as exc:
             raise UserError(self.env._("The search could not be made: %s", scrub(str(exc)))) from exc
         self.candidate_ids.unlink()

@@ -105,9 +105,10 @@ def qbo_revoke(config):
     Remote(config).qbo.revoke()
 
 
-def qbo_company_facts(config, on_tokens=None):
-    """Company name and the preferences the rules read (class tracking, departments)."""
-    qbo = Remote(config, on_tokens=on_tokens).qbo
+def qbo_company_facts(config, on_tokens=None, **sharing):
+    """Company name and the preferences the rules read (class tracking, departments).
+    ``sharing``: the ``pacing_board`` and ``token_keeper`` of the other processes."""
+    qbo = Remote(config, on_tokens=on_tokens, **sharing).qbo
     prefs = qbo.preferences().get("AccountingInfoPrefs", {})
     info = qbo.company_info()
     return {
@@ -119,9 +120,9 @@ def qbo_company_facts(config, on_tokens=None):
     }
 
 
-def qbo_accounts(config, on_tokens=None):
+def qbo_accounts(config, on_tokens=None, **sharing):
     """The QBO chart of accounts, for choosing the bank, deposit, A/P and A/R accounts."""
-    qbo = Remote(config, on_tokens=on_tokens).qbo
+    qbo = Remote(config, on_tokens=on_tokens, **sharing).qbo
     return [{"id": a["Id"], "name": a.get("FullyQualifiedName") or a["Name"],
              "account_type": a.get("AccountType"), "account_sub_type": a.get("AccountSubType"),
              "classification": a.get("Classification"), "active": a.get("Active", True)}
@@ -133,14 +134,14 @@ TWIN_SEARCH_SCAN = 1000
 QBO_NAME_FIELD = {"Vendor": "DisplayName", "Customer": "DisplayName"}  # the others are called Name
 
 
-def twin_candidates(config, object_type, side, text, on_tokens=None, limit=20):
+def twin_candidates(config, object_type, side, text, on_tokens=None, limit=20, **sharing):
     """Records of ``object_type`` on ``side`` ("qbo" or "billcom") whose name or
     number starts with ``text``, for a person to pick the twin of a record
     ("Link to an existing record"): [{"id", "label", "amount", "currency"}].
     Reads only; names are filtered by the remote side where it can, documents
     by reading at most ``TWIN_SEARCH_SCAN`` of them."""
     from .mapping import DOCUMENT_TYPES, ENTITIES, MappingError, read_billcom, read_qbo, record_money
-    remote = Remote(config, on_tokens=on_tokens)
+    remote = Remote(config, on_tokens=on_tokens, **sharing)
     entity, collection = ENTITIES[object_type]
     text = (text or "").strip()
     wanted = text.lower()
