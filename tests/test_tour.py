@@ -1,6 +1,7 @@
 """The screens in a real browser: connect, preview, sync, tie-out, walked by
 an administrator and by a sync user (``static/tests/tours/sync_walkthrough.js``).
 A tour fails on any JavaScript error in the browser console."""
+import logging
 import threading
 import traceback
 
@@ -11,6 +12,8 @@ from odoo.tests.common import _registry_test_lock
 from .common import SandboxMixin
 
 POLL_SECONDS = 0.5
+
+_logger = logging.getLogger(__name__)
 
 
 class SchedulerWorker(threading.Thread):
@@ -44,8 +47,9 @@ class SchedulerWorker(threading.Thread):
                             Run._cron_work()
                             self.turns += 1
                 except Exception:  # noqa: BLE001  reported by the test, after the tour
+                    _logger.exception("The tour's scheduler worker failed")
                     self.errors.append(traceback.format_exc())
-                    return
+                    waiting = 0
                 finally:
                     _registry_test_lock.release()
             if not waiting:
@@ -74,6 +78,10 @@ class TestTour(SandboxMixin, HttpCase):
         worker.start()
         try:
             self.start_tour(url, tour, login=login, timeout=240)
+        except AssertionError as exc:
+            worker.stop()
+            raise AssertionError(f"{exc}\n\nScheduler worker: {worker.turns} turn(s) of work done"
+                                 + "".join(f"\n{error}" for error in worker.errors)) from None
         finally:
             stopped = worker.stop()
         self.assertFalse(worker.errors, "the scheduler work failed:\n" + "\n".join(worker.errors))
