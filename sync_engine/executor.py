@@ -28,7 +28,7 @@ from .config import OBJECT_TYPES
 from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
                       neutral, qbo_body, qbo_payment_body, qbo_update_body, qbo_voided, read_billcom, read_qbo)
-from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, LinkIndex
+from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex, WrittenLink
 from .qbo.client import BATCH_MAX_ITEMS as QBO_BATCH_SIZE, BatchItem
 from .qbo.errors import StaleObject
 from .records import MappingError
@@ -38,6 +38,7 @@ from .store import Link
 _log = logging.getLogger(__name__)
 
 LINE_BATCH = 500  # run lines written to the store at a time
+LINES_KEPT = 2000  # run lines a RunResult carries (every line is in the store)
 IN_FLIGHT_WINDOW = 12  # Bill.com answers waiting to be recorded, at most
 
 
@@ -50,10 +51,11 @@ class RunResult:
     run_id: int
     state: str                      # done | partial | failed | interrupted
     counts: dict = field(default_factory=dict)
-    lines: list = field(default_factory=list)
+    lines: list = field(default_factory=list)  # the first LINES_KEPT lines (all_lines: no more)
     message: str = None
     plan: object = None
     error: Exception = None         # what stopped a failed run (e.g. ReconnectNeeded), for the caller
+    all_lines: bool = True          # whether ``lines`` holds every line of the run
 
 
 class Executor:
@@ -66,29 +68,31 @@ class Executor:
         self.stop_after_writes = stop_after_writes
         self.writes = 0
         self.scrub = Scrubber(source=config.secrets)
-        self.lines = []
+        self.lines = []             # the run's first LINES_KEPT lines; the store has them all
+        self.tally, self.failed, self.emitted = Counter(), 0, 0
         self._unsaved_lines = []
         self.retries = set()
         self._defaults = None
         self._bulk_v2 = None
 
     # ------------------------------------------------------------ the run
-    def run(self, make_plan):
+    def run(self, make_plan=None, planner=None):
+        """Carry out the plan ``planner`` gives step by step (``Planner.steps``:
+        a type at a time, a page at a time, dependencies first), each step
+        before the next is planned, so the run holds the link map and one page;
+        or the whole Plan ``make_plan()`` returns."""
         state, message, plan, error = "done", None, None, None
         before = self._network_counters()
         try:
-            plan = make_plan()
-            self.links = plan.links or LinkIndex(self.store.load_links())
-            self._window = getattr(plan, "billcom_window", None)
-            self._qwindow = getattr(plan, "qbo_window", None)
-            self.facts = plan.facts
-            self._log_decisions(plan)
-            total = len(plan.writes()) + sum(1 for i in plan.items if i.line.action == "link")
-            self.done, self.total = 0, total
-            for otype in OBJECT_TYPES:
-                items = [i for i in plan.items if i.object_type == otype]
-                if items:
-                    self.apply_type(otype, items)
+            if planner is not None:
+                plan = planner.begin()
+                self._start(plan)
+                for items in planner.steps(plan):
+                    self.carry_out(items)
+            else:
+                plan = make_plan()
+                self._start(plan)
+                self.carry_out(plan.items)
         except StopRun as stop:
             state, message = "interrupted", str(stop) or "Stopped; the next run resumes where this one stopped."
         except (SyncError, RemoteError) as exc:
@@ -97,7 +101,7 @@ class Executor:
         except Exception as exc:  # a bug must still close the run and release the lock
             state, message, error = "failed", self.scrub(f"Unexpected error: {exc!r}"), exc
             _log.exception("sync run %s failed", self.run_id)
-        failed = sum(1 for l in self.lines if l.state == "failed" or l.action == "error")
+        failed = self.failed
         if state == "done":
             if failed:
                 state = "partial"
@@ -110,7 +114,29 @@ class Executor:
             message = f"{message} {note}" if message else note
         counts = self.counts()
         self.store.end_run(self.run_id, state, counts, message)
-        return RunResult(self.run_id, state, counts, self.lines, message, plan, error)
+        result = RunResult(self.run_id, state, counts, self.lines, message, plan, error)
+        result.all_lines = self.emitted <= LINES_KEPT
+        return result
+
+    def _start(self, plan):
+        self.links = plan.links or LinkIndex(self.store.load_links())
+        self._window = getattr(plan, "billcom_window", None)
+        self._qwindow = getattr(plan, "qbo_window", None)
+        self.facts = plan.facts
+        self.done = self.total = 0
+
+    def carry_out(self, items):
+        """One step of the plan, in dependency order. ``total`` (given to
+        ``progress``) counts the writes planned so far: it grows as the run
+        plans each type."""
+        self._log_decisions(items)
+        self.total += sum(1 for i in items if i.line.action in WRITE_ACTIONS or i.line.action == "link")
+        by_type = {}
+        for item in items:
+            by_type.setdefault(item.object_type, []).append(item)
+        for otype in OBJECT_TYPES:
+            if otype in by_type:
+                self.apply_type(otype, by_type.pop(otype))
 
     def _billcom_cursors(self, plan):
         """Each Bill.com collection's cursor past this run's own writes, when nobody
@@ -170,16 +196,12 @@ class Executor:
         return " ".join(parts) or None
 
     def counts(self):
-        tally = Counter()
-        for line in self.lines:
-            action = "failed" if line.state == "failed" else line.action
-            tally[f"{line.object_type}|{line.direction}|{action}"] += 1
-        return dict(tally)
+        return dict(self.tally)
 
-    def _log_decisions(self, plan):
+    def _log_decisions(self, items):
         """Lines that need no write (skips, conflicts, bad data) are logged at once."""
         lines = []
-        for item in plan.items:
+        for item in items:
             if item.line.action in ("skip", "conflict", "error"):
                 item.line.state = "done"
                 lines.append(item.line)
@@ -195,7 +217,13 @@ class Executor:
                 value = getattr(line, name)
                 if value:
                     setattr(line, name, self.scrub(value))
-        self.lines.extend(lines)
+            action = "failed" if line.state == "failed" else line.action
+            self.tally[f"{line.object_type}|{line.direction}|{action}"] += 1
+            if line.state == "failed" or line.action == "error":
+                self.failed += 1
+            self.emitted += 1
+            if len(self.lines) < LINES_KEPT:
+                self.lines.append(line)
         self._unsaved_lines.extend(lines)
         if len(self._unsaved_lines) >= LINE_BATCH:
             self._flush_lines()
@@ -320,9 +348,17 @@ class Executor:
 
     def _save(self, links):
         self.store.save_links(links)
-        for link in links:  # the executor needs ids and versions, not the values
-            self.links.add(Link(link.object_type, link.qbo_id, link.billcom_id, link.qbo_version,
-                                link.billcom_version))
+        for link in links:
+            # the executor needs ids and versions, not the values; planning of the
+            # types still to come reads the links as it found them (their snapshot),
+            # and knows a link this run's create added as the create it planned
+            known = self.links.by_qbo.get((link.object_type, link.qbo_id)) \
+                or self.links.by_bc.get((link.object_type, link.billcom_id))
+            if known is None:
+                self.links.add(WrittenLink(link.object_type, link.qbo_id, link.billcom_id))
+            else:
+                self.links.add(Link(link.object_type, link.qbo_id, link.billcom_id, link.qbo_version,
+                                    link.billcom_version, known.snapshot))
 
     def _fail(self, item, exc):
         item.line.state = "failed"

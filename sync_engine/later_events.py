@@ -20,7 +20,7 @@ class LaterEvents:
     """The Planner's part for later events. It uses the planner's remote
     sides, clock and connection facts, and the state of its run: ``_gone``
     (documents ended this run), ``_bc_documents`` (Bill.com bills and invoices
-    read this run) and ``_memo_room`` (credit memos drawn in Bill.com)."""
+    read this run that show credits applied) and ``_memo_room`` (credit memos drawn in Bill.com)."""
 
     # ------------------------------------------------------- later events
     def _document_ended(self, otype, q, b, link):
@@ -137,7 +137,8 @@ class LaterEvents:
                             Decimal(credit["amount"])
         out = []
         for doc in self._bc_documents.get(doc_type, ()):
-            if (doc_type, doc.remote_id) not in links.by_bc:
+            link = links.by_bc.get((doc_type, doc.remote_id))
+            if link is None or links.written(link):  # linked by this run's own create: next run
                 continue
             for credit_id, amount in (doc.facts.get("credits_applied") or {}).items():
                 if credit_id == "*":
@@ -157,7 +158,7 @@ class LaterEvents:
         customer = invoice.values["customer"].remote_id
         parts = []
         for link in list(links.by_bc.values()):
-            if link.object_type != "credit_memo" or delta <= 0:
+            if link.object_type != "credit_memo" or delta <= 0 or links.written(link):
                 continue
             if link.billcom_id not in self._memo_room:
                 memo = self._read_twin("credit_memo", "billcom", link)

@@ -19,6 +19,23 @@ BC_TO_QBO = "billcom_to_qbo"
 NO_DIRECTION = "none"
 
 
+class WrittenLink:
+    """A link a run's own create added after its planning began, as the run
+    keeps it in memory: the two ids and nothing else (no later write of the
+    same run needs its versions or values; the store has them all), so the
+    link map of a large first sync stays small. Planning counts such a record
+    as the create it planned, never as a link it found, so a run decides what
+    its preview showed."""
+    __slots__ = ("object_type", "qbo_id", "billcom_id")
+    qbo_version = billcom_version = snapshot = last_synced = None
+
+    def __init__(self, object_type, qbo_id, billcom_id):
+        self.object_type, self.qbo_id, self.billcom_id = object_type, qbo_id, billcom_id
+
+    def key(self):
+        return (self.object_type, self.qbo_id, self.billcom_id)
+
+
 class LinkIndex:
     """The link map in memory, with lookups both ways."""
 
@@ -30,6 +47,14 @@ class LinkIndex:
     def add(self, link):
         self.by_qbo[(link.object_type, link.qbo_id)] = link
         self.by_bc[(link.object_type, link.billcom_id)] = link
+
+    def has(self, object_type, side, remote_id):
+        return (object_type, remote_id) in (self.by_qbo if side == "qbo" else self.by_bc)
+
+    @staticmethod
+    def written(link):
+        """Whether ``link`` was added by this run's own create (``WrittenLink``)."""
+        return isinstance(link, WrittenLink)
 
     def qbo_token(self, ref):
         return f"{ref.object_type}|{ref.remote_id}"
@@ -88,6 +113,7 @@ class Plan:
     links: object = None          # the link map as planning saw it (matches included)
     billcom_window: object = None  # Bill.com records seen since planning began (billcom_cursors)
     qbo_window: object = None      # the same for QuickBooks (qbo_cursor)
+    read: int = 0                  # records read from both sides
 
     @property
     def lines(self):

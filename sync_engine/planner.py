@@ -1,9 +1,14 @@
 """Change detection -> a Plan: one line per record that needs a decision.
 
-The cron, the wizard's preview and the wizard's run all call ``Planner.plan``.
-A plan only reads: it fetches what changed on each side since the cursors
-(everything on a first sync), compares it with the link map and applies the
-rules. The executor then carries the plan out without deciding anything new.
+The cron, the wizard's preview and the wizard's run all go through the same
+planner. A plan only reads: it fetches what changed on each side since the
+cursors (everything on a first sync), compares it with the link map and
+applies the rules. It is made in steps (``Planner.steps``), one object type
+at a time, dependencies first, and within a type one page of QuickBooks
+records at a time: a run carries out each step before the next is read, so its
+memory does not grow with the company; a preview (``Planner.plan``) gathers
+every step into one Plan. The executor carries the steps out without deciding
+anything new.
 
 Change detection compares each side's canonical values with what that side
 held at the last sync (kept in the link), so a payment that merely bumps a
@@ -33,6 +38,7 @@ _log = logging.getLogger(__name__)
 
 CURSOR_OVERLAP = 120          # seconds re-read at each end of a window, so clock skew loses nothing
 CDC_MAX_AGE = 29 * 86400      # QBO CDC looks back at most 30 days
+PLAN_PAGE = 1000              # QuickBooks records planned (and in a run carried out) at a time
 
 # Bill.com lists with no updatedTime filter (read whole; they are short)
 UNFILTERABLE = {"payment-terms"}
@@ -57,86 +63,139 @@ class Planner(LaterEvents):
 
     # --------------------------------------------------------------- plan
     def plan(self):
-        plan = Plan()
-        plan.facts = self.connection_facts()
-        links = plan.links = LinkIndex(self.store.load_links())
-        feed = self.fetch(plan)
-        self._planned = set()  # (object_type, side, remote_id) of records to be created this run
-        self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
-        self._bc_documents = {}  # bill / invoice -> the Bill.com records read this run
-        self._qbo_names = {}     # vendor / customer -> QuickBooks names read this run
-        self._memo_room = {}     # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
-        for object_type in self.types:
-            qbo_records, bc_records = feed.get(object_type, ([], []))
-            plan.items.extend(_with_money(self.plan_type(object_type, qbo_records, bc_records, links, plan.facts),
-                                          qbo_records, bc_records))
+        """The whole Plan: every step of ``steps`` gathered (a preview)."""
+        plan = self.begin()
+        for items in self.steps(plan):
+            plan.items.extend(items)
         return plan
 
-    # -------------------------------------------------------------- fetch
-    def fetch(self, plan):
-        """What changed on each side: {type: ([qbo Record|error], [billcom Record|error])}."""
+    def begin(self):
+        """A Plan with no items yet: the connection facts, the link map, the
+        cursors and the windows of this read. ``steps`` then gives its items."""
+        plan = Plan()
+        plan.facts = self.connection_facts()
+        plan.links = LinkIndex(self.store.load_links())
+        self._planned = set()  # (object_type, side, remote_id) of records to be created this run
+        self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
+        self._bc_documents = {}  # bill / invoice -> Bill.com records read this run that apply credits
+        self._qbo_names = {}     # vendor / customer -> QuickBooks names read this run
+        self._memo_room = {}     # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
+        self._start_reads(plan)
+        return plan
+
+    def steps(self, plan):
+        """The plan's items in dependency order (``config.OBJECT_TYPES``), one
+        object type at a time and, within a type, one page of QuickBooks records
+        at a time (``PLAN_PAGE``): a list of PlanItems per step. A run carries
+        out each step before it asks for the next, so it holds the link map and
+        the current page, never every record; a preview gathers every step.
+
+        Decisions are the same either way: where the planner consults links of
+        earlier types, a link the run's own create just added (``LinkIndex.written``)
+        counts as the create it planned (``_planned``), as a preview counts it."""
+        for otype in self.types:
+            self._forget_written(plan.links)
+            for items in self._type_steps(otype, plan):
+                if items:
+                    yield items
+
+    # -------------------------------------------------------------- reads
+    def _start_reads(self, plan):
+        """Cursors and windows; on an incremental day, the one CDC call (it
+        answers for every entity at once and is small)."""
         cursors = dict(self.store.get_cursors() or {})
         now = self.clock.now()
-        feed = {t: ([], []) for t in self.types}
-        qbo_types = [t for t in self.types]
         qbo_since = cursors.get("qbo")
         # what this read sees from the start of the next window on: the executor
         # moves the CDC cursor past the run's own writes (qbo_cursor)
-        qwindow = plan.qbo_window = QboWindow(now - CURSOR_OVERLAP, [ENTITIES[t][0] for t in qbo_types])
+        qwindow = plan.qbo_window = QboWindow(now - CURSOR_OVERLAP, [ENTITIES[t][0] for t in self.types])
+        self._cdc = None
         if qbo_since and now - float(qbo_since) < CDC_MAX_AGE:
             plan.full_read["qbo"] = False
             settled = cursors.get(qbo_cursor.KEY)  # a QuickBooks time, every change up to it accounted for
             start = float(settled) if settled else float(qbo_since) - CURSOR_OVERLAP
             since = datetime.datetime.fromtimestamp(start, datetime.timezone.utc)
-            result = self.remote.qbo.cdc([ENTITIES[t][0] for t in qbo_types], since)
+            result = self.remote.qbo.cdc([ENTITIES[t][0] for t in self.types], since)
+            self._cdc = defaultdict(list)
             for entity, objects in _cdc_entities(result):
                 otype = QBO_TYPE.get(entity)
-                if otype in feed:
-                    feed[otype][0].extend(self._read("qbo", otype, qwindow.saw(entity, obj) or obj)
-                                          for obj in objects)
+                if otype in self.types:
+                    for obj in objects:
+                        qwindow.saw(entity, obj)
+                        self._cdc[otype].append(obj)
         else:
             plan.full_read["qbo"] = True
-            for otype in qbo_types:
-                entity = ENTITIES[otype][0]
-                feed[otype][0].extend(self._read("qbo", otype, qwindow.saw(entity, obj) or obj)
-                                      for obj in self.remote.qbo.query(f"select * from {entity}"))
         plan.cursors["qbo"] = str(now)
-        bc_since = cursors.get("billcom")
-        plan.full_read["billcom"] = self._full_billcom_read = not bc_since
+        self._bc_since = cursors.get("billcom")
+        self._cursors = cursors
+        plan.full_read["billcom"] = self._full_billcom_read = not self._bc_since
         # what this read sees from the start of the next window on: the executor
         # moves each collection's cursor past the run's own writes (billcom_cursors)
-        window = plan.billcom_window = BillComWindow(now - CURSOR_OVERLAP)
-        for otype in self.types:
-            collection = ENTITIES[otype][1]
-            filters = None
-            if bc_since and collection not in UNFILTERABLE:
-                settled = cursors.get(billcom_cursors.key(collection))
-                if settled:  # a time Bill.com stamped, every record up to it accounted for
-                    filters = [("updatedTime", "gte", settled)]
-                else:
-                    stamp = datetime.datetime.fromtimestamp(float(bc_since) - CURSOR_OVERLAP,
-                                                            datetime.timezone.utc)
-                    filters = [("updatedTime", "gt", stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))]
-            feed[otype][1].extend(self._read("billcom", otype, window.saw(collection, obj) or obj)
-                                  for obj in self.remote.billcom.list(collection, filters=filters))
+        plan.billcom_window = BillComWindow(now - CURSOR_OVERLAP)
         plan.cursors["billcom"] = str(now)
         self._attachment_index = None
-        self._add_retries(feed, plan, plan.links)
-        return feed
-
-    def _add_retries(self, feed, plan, links):
-        """Records that failed last time are read again by id, whatever the cursors say."""
+        # records that failed last time are read again by id, whatever the cursors say
+        self._retries = defaultdict(list)   # object type -> [(side, remote id)]
         for side, otype, rid in self.store.get_retries() or []:
-            if otype not in feed:
+            if otype not in self.types:
                 continue
-            index = 0 if side == "qbo" else 1
             if side == "billcom" and rid.startswith(CREDIT_APPLICATION):
                 # a credit application is found again from its document
                 otype, rid = ("bill" if otype == "bill_payment" else "invoice"), rid.split(":")[1]
-                if otype not in feed:
+                if otype not in self.types:
                     continue
-            if any(getattr(r, "remote_id", None) == rid for r in feed[otype][index]):
+            self._retries[otype].append((side, rid))
+
+    def _billcom_records(self, otype, plan):
+        """The Bill.com records of ``otype`` changed since the cursor (all on a first sync)."""
+        collection = ENTITIES[otype][1]
+        filters = None
+        if self._bc_since and collection not in UNFILTERABLE:
+            settled = self._cursors.get(billcom_cursors.key(collection))
+            if settled:  # a time Bill.com stamped, every record up to it accounted for
+                filters = [("updatedTime", "gte", settled)]
+            else:
+                stamp = datetime.datetime.fromtimestamp(float(self._bc_since) - CURSOR_OVERLAP,
+                                                        datetime.timezone.utc)
+                filters = [("updatedTime", "gt", stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))]
+        window = plan.billcom_window
+        records = [self._read("billcom", otype, window.saw(collection, obj) or obj)
+                   for obj in self.remote.billcom.list(collection, filters=filters)]
+        plan.read += len(records)
+        return records
+
+    def _qbo_pages(self, otype, plan):
+        """The QuickBooks records of ``otype`` that changed (all on a full read),
+        ``PLAN_PAGE`` at a time."""
+        entity = ENTITIES[otype][0]
+        if self._cdc is not None:
+            objects = self._cdc.pop(otype, [])
+            if objects:
+                plan.read += len(objects)
+                yield [self._read("qbo", otype, obj) for obj in objects]
+            return
+        qwindow, page = plan.qbo_window, []
+        for obj in self.remote.qbo.query(f"select * from {entity}"):
+            qwindow.saw(entity, obj)
+            page.append(self._read("qbo", otype, obj))
+            if len(page) >= PLAN_PAGE:
+                plan.read += len(page)
+                yield page
+                page = []
+        if page:
+            plan.read += len(page)
+            yield page
+
+    def _retried(self, otype, side, read_ids, plan):
+        """([Record], [PlanItem]): the records of ``otype`` on ``side`` that failed
+        last time and were not among ``read_ids`` (read again by id), and a skip
+        line for each that is gone or unreadable."""
+        records, items = [], []
+        links = plan.links
+        for retry_side, rid in self._retries.get(otype, ()):
+            if retry_side != side or rid in read_ids:
                 continue
+            read_ids.add(rid)  # the same record held twice is read once
             try:
                 if side == "qbo":
                     obj = self.remote.qbo.read(ENTITIES[otype][0], rid)
@@ -151,11 +210,11 @@ class Planner(LaterEvents):
                 if gone and linked is not None and side == "qbo":
                     # a synced QuickBooks record deleted since: plan it as the deletion it
                     # is (Bill.com archives rather than deletes, so it has no such case)
-                    feed[otype][index].append(Record(otype, side, rid, "", {}, f"{type_label(otype)} {rid}",
-                                                     facts={"deleted": True}))
+                    records.append(Record(otype, side, rid, "", {}, f"{type_label(otype)} {rid}",
+                                          facts={"deleted": True}))
                     continue
                 # gone or unreadable: say so once on a line, and do not try it again
-                plan.items.append(PlanItem(RunLine(
+                items.append(PlanItem(RunLine(
                     otype, QBO_TO_BC if side == "qbo" else BC_TO_QBO, "skip", f"{where} {otype.replace('_', ' ')} {rid}",
                     qbo_id=rid if side == "qbo" else None, billcom_id=rid if side == "billcom" else None,
                     rule_code="deleted" if gone else "bad_data", state="planned",
@@ -163,7 +222,13 @@ class Planner(LaterEvents):
                              + ("its twin is left as it is." if linked is not None else "nothing to do.")
                              if gone else f"Held from an earlier run, and {where} would not give it back: {exc}"))))
                 continue
-            feed[otype][index].append(self._read(side, otype, obj))
+            records.append(self._read(side, otype, obj))
+        plan.read += len(records)
+        return records, items
+
+    def _forget_written(self, links):
+        """Planned creates the run has since written are known by their links now."""
+        self._planned = {key for key in self._planned if not links.has(*key)}
 
     def attachments(self, entity, remote_id):
         """How many attachments a QBO document has (rule no_attachments). Read once,
@@ -186,59 +251,130 @@ class Planner(LaterEvents):
             return err
 
     # ------------------------------------------------------------ per type
+    def _type_steps(self, otype, plan):
+        """The steps of one object type: what was read in Bill.com is held for
+        the whole type (it is what changed there; on a first sync, what is there),
+        QuickBooks is planned a page at a time, then the Bill.com records no
+        QuickBooks record accounted for."""
+        bc_records = self._billcom_records(otype, plan)
+        retried, gone = self._retried(otype, "billcom", {getattr(r, "remote_id", None) for r in bc_records}, plan)
+        bc_records += retried
+        if gone:
+            yield gone
+        state = _TypeState(otype, plan, bc_records)
+        start = (self._payments_start if otype in PAYMENT_TYPES else self._records_start)(state)
+        if start:
+            yield start
+        pages = self._qbo_pages(otype, plan)
+        wanted = {rid for side, rid in self._retries.get(otype, ()) if side == "qbo"}
+        read_ids = set()
+        for page in _with_last(pages, lambda: self._retried(otype, "qbo", read_ids, plan)):
+            records, items = page if isinstance(page, tuple) else (page, [])
+            if wanted:
+                read_ids.update(r.remote_id for r in records if getattr(r, "remote_id", None) in wanted)
+            plan_page = self._payments_page if otype in PAYMENT_TYPES else self._records_page
+            items = items + plan_page(state, records)
+            yield _with_money(items, records, state.bc_records)
+        if otype == "customer" and state.deferred:
+            # sub-customers after every parent, as QuickBooks needs them
+            deferred, state.deferred = sorted(state.deferred, key=lambda r: r.facts.get("level", 0)), None
+            yield _with_money(self._records_page(state, deferred), deferred, state.bc_records)
+        end = (self._payments_end if otype in PAYMENT_TYPES else self._records_end)(state)
+        yield _with_money(end, [], state.bc_records)
+
     def plan_type(self, otype, qbo_records, bc_records, links, facts):
-        items = []
-        if otype in PAYMENT_TYPES:
-            return self.plan_payments(otype, qbo_records, bc_records, links, facts)
-        q_ok, b_ok = [], []
-        for rec in qbo_records:
-            (items.append(self._error_item(otype, rec, QBO_TO_BC)) if isinstance(rec, MappingError)
-             else q_ok.append(rec))
-        for rec in bc_records:
+        """The items of one object type from records already read (all at once)."""
+        plan = Plan(links=links, facts=facts)
+        state = _TypeState(otype, plan, list(bc_records))
+        payments = otype in PAYMENT_TYPES
+        items = (self._payments_start if payments else self._records_start)(state)
+        items += (self._payments_page if payments else self._records_page)(state, list(qbo_records))
+        if state.deferred:
+            deferred, state.deferred = sorted(state.deferred, key=lambda r: r.facts.get("level", 0)), None
+            items += self._records_page(state, deferred)
+        items += (self._payments_end if payments else self._records_end)(state)
+        return items
+
+    def _records_start(self, state):
+        """Lists, vendors/customers, documents: the Bill.com side, before any
+        QuickBooks page (bad data, names QuickBooks would refuse, exclusions,
+        natural keys of records with no twin)."""
+        otype, links, items = state.otype, state.links, []
+        b_ok = []
+        for rec in state.bc_records:
             (items.append(self._error_item(otype, rec, BC_TO_QBO)) if isinstance(rec, MappingError)
              else b_ok.append(rec))
-        q_ok = _latest(q_ok)
         b_ok = _latest(b_ok)
-        if otype in ("bill", "invoice"):
-            self._bc_documents[otype] = b_ok
-        if otype in NAME_TYPES:
-            self._qbo_names[otype] = [r.values["name"] for r in q_ok if not r.deleted]
-        if otype == "customer":  # parents before their sub-customers
-            q_ok.sort(key=lambda r: r.facts.get("level", 0))
-        bc_by_id = {r.remote_id: r for r in b_ok}
-        handled_bc = set()
-        held = self._name_clashes(otype, q_ok, b_ok, links)
-        for (side, rid), verdict in held.items():
-            rec = next(r for r in (q_ok if side == "qbo" else b_ok) if r.remote_id == rid)
-            direction = QBO_TO_BC if side == "qbo" else BC_TO_QBO
-            items.append(PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
+        if otype in ("bill", "invoice"):  # what credit applications are found from (later_events)
+            self._bc_documents[otype] = [r for r in b_ok if r.facts.get("credits_applied")]
+        state.bc_by_id = {r.remote_id: r for r in b_ok}
+        held, state.duplicates = self._name_clashes(otype, b_ok, links)
+        for rid, verdict in held.items():
+            rec = state.bc_by_id[rid]
+            items.append(PlanItem(self._line(otype, BC_TO_QBO, "skip", rec, rule_code=verdict.code,
                                              message=verdict.message), retry_next_run=True))
-        q_ok = [r for r in q_ok if ("qbo", r.remote_id) not in held]
-        b_ok = [r for r in b_ok if ("billcom", r.remote_id) not in held]
-        q_ok, b_ok = self._without_excluded(otype, q_ok, b_ok, links, items)
+        b_ok = [r for r in b_ok if r.remote_id not in held]
+        b_ok, state.bc_excluded = self._excluded(otype, b_ok, "billcom", links)
+        state.b_ok = b_ok
         # natural keys of unlinked records on each side, to match instead of duplicating
-        bc_unlinked = {}
         for rec in b_ok:
             if (otype, rec.remote_id) not in links.by_bc and rec.natural_key:
-                bc_unlinked.setdefault(self._key(rec, links), rec)
-        q_unlinked = {}
+                state.bc_unlinked.setdefault(self._key(rec, links), rec)
+        state.bc_keys = set(state.bc_unlinked)
+        return items
+
+    def _records_page(self, state, records):
+        """One page of QuickBooks records of a list, vendor/customer or document type."""
+        otype, links, facts, items = state.otype, state.links, state.facts, []
+        q_ok = []
+        for rec in records:
+            (items.append(self._error_item(otype, rec, QBO_TO_BC)) if isinstance(rec, MappingError)
+             else q_ok.append(rec))
+        q_ok = _latest(q_ok)
+        if otype in NAME_TYPES and state.deferred is not None:
+            self._qbo_names.setdefault(otype, []).extend(r.values["name"] for r in q_ok if not r.deleted)
+        if otype == "customer" and state.deferred is not None:  # parents before their sub-customers
+            state.deferred.extend(r for r in q_ok if r.facts.get("level", 0))
+            q_ok = [r for r in q_ok if not r.facts.get("level", 0)]
+        kept = []
+        for q in q_ok:
+            recs = state.duplicates.get(q.natural_key) if q.natural_key else None
+            if recs and (otype, q.remote_id) not in links.by_qbo:
+                verdict = self.rules.unique_name(q.values["name"], [r.values["name"] for r in recs], "qbo")
+                items.append(PlanItem(self._line(otype, QBO_TO_BC, "skip", q, rule_code=verdict.code,
+                                                 message=verdict.message), retry_next_run=True))
+            else:
+                kept.append(q)
+        q_ok, excluded = self._excluded(otype, kept, "qbo", links)
+        items += self._excluded_items(otype, excluded, state)
         for rec in q_ok:
             if (otype, rec.remote_id) not in links.by_qbo and rec.natural_key:
-                q_unlinked.setdefault(self._key(rec, links), rec)
-
+                key = self._key(rec, links)
+                if key in state.bc_keys:  # only a Bill.com record of that key can ask for it
+                    state.q_unlinked.setdefault(key, rec)
+        page_items = []
         for q in q_ok:
             link = links.by_qbo.get((otype, q.remote_id))
             if link:
-                b = bc_by_id.get(link.billcom_id)
+                b = state.bc_by_id.get(link.billcom_id)
                 if b is not None:
-                    handled_bc.add(b.remote_id)
+                    state.handled_bc.add(b.remote_id)
                 item = self._linked(otype, q, b, link, links, facts)
                 if item:
-                    items.append(item)
+                    page_items.append(item)
                 continue
-            items.append(self._new_from_qbo(otype, q, bc_unlinked, links, facts, handled_bc))
-        for b in b_ok:
-            if b.remote_id in handled_bc:
+            page_items.append(self._new_from_qbo(otype, q, state.bc_unlinked, links, facts, state.handled_bc))
+        page_items = [i for i in page_items if i is not None]
+        if not self._full_billcom_read:
+            self._look_up_twins(otype, page_items, links)
+        return items + page_items
+
+    def _records_end(self, state):
+        """The Bill.com records no QuickBooks record accounted for."""
+        otype, links, facts = state.otype, state.links, state.facts
+        items = self._excluded_items(otype, state.bc_excluded, state)
+        for b in state.b_ok:
+            if b.remote_id in state.handled_bc:
                 continue
             link = links.by_bc.get((otype, b.remote_id))
             if link:
@@ -246,54 +382,57 @@ class Planner(LaterEvents):
                 if item:
                     items.append(item)
                 continue
-            items.append(self._new_from_billcom(otype, b, q_unlinked, links, facts))
-        items = [i for i in items if i is not None]
-        if not self._full_billcom_read:
-            self._look_up_twins(otype, items, links)
-        return items
+            items.append(self._new_from_billcom(otype, b, state.q_unlinked, links, facts))
+        return [i for i in items if i is not None]
 
-    def _without_excluded(self, otype, q_ok, b_ok, links, items):
-        """Records a person chose not to sync (or whose twin they chose) get a
-        skip line and nothing else."""
+    def _excluded(self, otype, records, side, links):
+        """Records a person chose not to sync (or whose twin they chose): (kept,
+        [(record, verdict, pair)]); each gets a skip line and nothing else."""
         excluded = self.config.settings.excluded
         if not excluded:
-            return q_ok, b_ok
-        kept, reported = [], set()  # one line for a linked pair, whichever side was read
-        for records, side, by_side, twin_side, direction in (
-                (q_ok, "qbo", links.by_qbo, "billcom", QBO_TO_BC), (b_ok, "billcom", links.by_bc, "qbo", BC_TO_QBO)):
-            keep = []
-            for rec in records:
-                verdict = self.rules.excluded(otype, side, rec.remote_id, excluded)
-                link = by_side.get((otype, rec.remote_id))
-                if verdict.allowed and link is not None:
-                    twin = link.billcom_id if twin_side == "billcom" else link.qbo_id
-                    verdict = self.rules.excluded(otype, twin_side, twin, excluded)
-                if verdict.allowed:
-                    keep.append(rec)
-                    continue
-                pair = link.qbo_id if link is not None else (side, rec.remote_id)
-                if pair not in reported:
-                    reported.add(pair)
-                    items.append(PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
-                                                     message=verdict.message)))
-            kept.append(keep)
-        return kept[0], kept[1]
+            return records, []
+        by_side = links.by_qbo if side == "qbo" else links.by_bc
+        twin_side = "billcom" if side == "qbo" else "qbo"
+        keep, out = [], []
+        for rec in records:
+            verdict = self.rules.excluded(otype, side, rec.remote_id, excluded)
+            link = by_side.get((otype, rec.remote_id))
+            if verdict.allowed and link is not None:
+                twin = link.billcom_id if twin_side == "billcom" else link.qbo_id
+                verdict = self.rules.excluded(otype, twin_side, twin, excluded)
+            if verdict.allowed:
+                keep.append(rec)
+                continue
+            out.append((rec, verdict, link.qbo_id if link is not None else (side, rec.remote_id)))
+        return keep, out
 
-    def _name_clashes(self, otype, q_ok, b_ok, links):
+    def _excluded_items(self, otype, excluded, state):
+        """One line for a linked pair, whichever side was read (QuickBooks first)."""
+        items = []
+        for rec, verdict, pair in excluded:
+            if pair not in state.reported:
+                state.reported.add(pair)
+                direction = QBO_TO_BC if rec.side == "qbo" else BC_TO_QBO
+                items.append(PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
+                                                 message=verdict.message)))
+        return items
+
+    def _name_clashes(self, otype, b_ok, links):
         """New Bill.com records whose names QuickBooks would take for one already
         there (it ignores case and surrounding spaces): two unlinked Bill.com
         records with one name, or one named like a record linked to another
         twin. Each is held with rule duplicate_name (and the QuickBooks record
-        of that name too), instead of being linked to the wrong twin or refused
-        by QuickBooks on every run. {(side, remote_id): Verdict}"""
+        of that name too, see ``_records_page``), instead of being linked to the
+        wrong twin or refused by QuickBooks on every run.
+        ({Bill.com id: Verdict}, {name key: [Bill.com records sharing it]})"""
         if otype in DOCUMENT_TYPES or otype in PAYMENT_TYPES:
-            return {}
+            return {}, {}
         names = defaultdict(list)       # name key -> unlinked Bill.com records
         for rec in b_ok:
             if (otype, rec.remote_id) not in links.by_bc and rec.natural_key:
                 names[rec.natural_key].append(rec)
         if not names:
-            return {}
+            return {}, {}
         linked = {}                     # name key -> name of a linked QuickBooks record
         # QBO display names are unique across vendors and customers too
         kinds = NAME_TYPES if otype in NAME_TYPES else (otype,)
@@ -307,20 +446,17 @@ class Planner(LaterEvents):
             if kind != otype:
                 for name in self._qbo_names.get(kind, ()):
                     linked.setdefault((name_key(name),), (name, None))
-        out = {}
+        out, duplicates = {}, {}
         for key, recs in names.items():
             clash = linked.get(key)
             if len(recs) > 1:
+                duplicates[key] = recs
                 for rec in recs:
                     others = [r.values["name"] for r in recs if r is not rec]
-                    out[("billcom", rec.remote_id)] = self.rules.unique_name(rec.values["name"], others, "qbo")
-                for q in q_ok:
-                    if q.natural_key == key and (otype, q.remote_id) not in links.by_qbo:
-                        out[("qbo", q.remote_id)] = self.rules.unique_name(
-                            q.values["name"], [r.values["name"] for r in recs], "qbo")
+                    out[rec.remote_id] = self.rules.unique_name(rec.values["name"], others, "qbo")
             elif clash and clash[1] != recs[0].remote_id:
-                out[("billcom", recs[0].remote_id)] = self.rules.unique_name(recs[0].values["name"], [clash[0]], "qbo")
-        return out
+                out[recs[0].remote_id] = self.rules.unique_name(recs[0].values["name"], [clash[0]], "qbo")
+        return out, duplicates
 
     def _look_up_twins(self, otype, items, links):
         """Before planning a create in Bill.com on an incremental day, look the
@@ -338,9 +474,10 @@ class Planner(LaterEvents):
             if otype not in DOCUMENT_TYPES:
                 return billcom.find_by_name(collection, rec.values["name"])
             party_type = "vendor" if otype in ("bill", "vendor_credit") else "customer"
-            owner = links.to_billcom(links.qbo_token(rec.values[party_type]))
-            if not owner:
+            party = links.by_qbo.get((party_type, rec.values[party_type].remote_id))
+            if party is None or links.written(party):
                 return None  # its vendor or customer is new too: no twin can exist
+            owner = party.billcom_id
             number = rec.values["number"]
             if otype == "bill":
                 return billcom.find_bill(owner, number)
@@ -569,53 +706,74 @@ class Planner(LaterEvents):
         return PlanItem(line, source=source, target=target, values=values, drop_classes=code is not None)
 
     # ------------------------------------------------------------ payments
-    def plan_payments(self, otype, qbo_records, bc_records, links, facts):
-        doc_type = "bill" if otype == "bill_payment" else "invoice"
-        items = []
-        two_way = facts["payment_sync_mode"] == rules.TWO_WAY
-        q_ok = [r for r in qbo_records if not isinstance(r, MappingError)]
-        b_ok = [r for r in bc_records if not isinstance(r, MappingError)]
-        items += [self._error_item(otype, r, QBO_TO_BC) for r in qbo_records if isinstance(r, MappingError)]
-        items += [self._error_item(otype, r, BC_TO_QBO) for r in bc_records if isinstance(r, MappingError)]
-        q_ok, b_ok = _latest(q_ok), _latest(b_ok)
+    def _payments_start(self, state):
+        """Payments: the Bill.com side, held until every QuickBooks page is read
+        (a payment recorded by an earlier run is found from either side)."""
+        otype, links = state.otype, state.links
+        items = [self._error_item(otype, r, BC_TO_QBO) for r in state.bc_records if isinstance(r, MappingError)]
+        b_ok = _latest([r for r in state.bc_records if not isinstance(r, MappingError)])
         b_ok += self._credit_applications(otype, b_ok, links)
-        # twins we created ourselves carry the other side's id (crash before the link was saved)
-        q_by_origin = {r.facts["origin"]: r for r in q_ok if r.facts.get("origin")}
-        b_by_origin = {r.facts["origin"]: r for r in b_ok if r.facts.get("origin")}
-        for b in b_ok:
-            link = links.by_bc.get((otype, b.remote_id))
+        state.b_ok = b_ok
+        state.b_by_origin = {r.facts["origin"]: r for r in b_ok if r.facts.get("origin")}
+        state.origins = {r.facts["origin"] for r in b_ok if r.facts.get("origin")}
+        state.bc_ids = {r.remote_id for r in b_ok}
+        return items
+
+    def _payments_page(self, state, records):
+        """One page of QuickBooks payments: voids of synced ones, new ones."""
+        otype, links = state.otype, state.links
+        doc_type = "bill" if otype == "bill_payment" else "invoice"
+        two_way = state.facts["payment_sync_mode"] == rules.TWO_WAY
+        items = [self._error_item(otype, r, QBO_TO_BC) for r in records if isinstance(r, MappingError)]
+        q_ok = _latest([r for r in records if not isinstance(r, MappingError)])
+        for q in q_ok:  # what the Bill.com side asks about, kept for the end of the type
+            if q.remote_id in state.origins:
+                state.q_by_id[q.remote_id] = q
+            if q.facts.get("origin") in state.bc_ids:
+                state.q_by_origin[q.facts["origin"]] = q
+        for q in q_ok:
+            link = links.by_qbo.get((otype, q.remote_id))
             if link is not None:
                 # payments are written once; a later void is followed, edits are not
+                if (q.deleted or q.facts.get("voided")) and not (link.snapshot or {}).get("closed"):
+                    items.append(self._payment_ended(otype, q, link, two_way))
+                continue
+            if q.deleted or q.facts.get("origin"):
+                continue
+            twin = state.b_by_origin.get(q.remote_id)
+            if twin is not None:
+                continue  # linked from the Bill.com side
+            items.append(self._new_payment(otype, doc_type, q, links, QBO_TO_BC, two_way))
+        return [i for i in items if i is not None]
+
+    def _payments_end(self, state):
+        """The Bill.com payments: voids of synced ones, ones an earlier run
+        recorded (linked now), new ones."""
+        otype, links = state.otype, state.links
+        doc_type = "bill" if otype == "bill_payment" else "invoice"
+        two_way = state.facts["payment_sync_mode"] == rules.TWO_WAY
+        items = []
+        for b in state.b_ok:
+            link = links.by_bc.get((otype, b.remote_id))
+            if link is not None:
                 if b.facts.get("voided") and not (link.snapshot or {}).get("closed"):
                     items.append(self._payment_ended(otype, b, link, two_way))
                 continue
             if b.facts.get("origin"):
-                twin = next((q for q in q_ok if q.remote_id == b.facts["origin"]), None)
+                twin = state.q_by_id.get(b.facts["origin"])
                 if twin is not None or (otype, b.facts["origin"]) in links.by_qbo:
                     if twin is not None and (otype, twin.remote_id) not in links.by_qbo:
                         items.append(PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=twin.remote_id,
                                                          message="Recorded by an earlier run: linked."),
                                               source=b, target=twin))
                     continue
-            twin = q_by_origin.get(b.remote_id)
+            twin = state.q_by_origin.get(b.remote_id)
             if twin is not None and (otype, twin.remote_id) not in links.by_qbo:
                 items.append(PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=twin.remote_id,
                                                  message="Recorded by an earlier run: linked."),
                                       source=b, target=twin))
                 continue
             items.append(self._new_payment(otype, doc_type, b, links, BC_TO_QBO, two_way))
-        for q in q_ok:
-            link = links.by_qbo.get((otype, q.remote_id))
-            if link is not None:
-                if (q.deleted or q.facts.get("voided")) and not (link.snapshot or {}).get("closed"):
-                    items.append(self._payment_ended(otype, q, link, two_way))
-                continue
-            if q.deleted or q.facts.get("origin"):
-                continue
-            twin = b_by_origin.get(q.remote_id)
-            if twin is not None:
-                continue  # linked from the Bill.com side above
-            items.append(self._new_payment(otype, doc_type, q, links, QBO_TO_BC, two_way))
         return [i for i in items if i is not None]
 
     def _new_payment(self, otype, doc_type, rec, links, direction, two_way):
@@ -699,6 +857,30 @@ class _Facts(dict):
             return self[key]
         except KeyError:
             return default
+
+
+class _TypeState:
+    """What planning one object type keeps from page to page: the Bill.com
+    side (read whole: what changed there), and of the QuickBooks side only
+    what the Bill.com side may still ask for."""
+
+    def __init__(self, otype, plan, bc_records):
+        self.otype, self.links, self.facts = otype, plan.links, plan.facts
+        self.bc_records = bc_records
+        self.b_ok, self.bc_by_id, self.bc_excluded = [], {}, []
+        self.duplicates = {}
+        self.bc_unlinked, self.bc_keys, self.q_unlinked = {}, set(), {}
+        self.handled_bc, self.reported = set(), set()
+        self.deferred = []          # sub-customers, planned after every page
+        # payments
+        self.b_by_origin, self.origins, self.bc_ids = {}, set(), set()
+        self.q_by_id, self.q_by_origin = {}, {}
+
+
+def _with_last(pages, last):
+    """The pages, then ``last()`` (called only once the pages are done)."""
+    yield from pages
+    yield last()
 
 
 def _with_money(items, qbo_records, bc_records):

@@ -3,7 +3,7 @@ connection's sync, plus the connection chores (OAuth, test connection).
 
     service = SyncService(config, store, on_tokens=save_tokens, progress=report)
     plan = service.preview()        # a Plan: writes nothing anywhere
-    result = service.run("cron")    # plans the same way, then applies the plan
+    result = service.run("cron")    # plans the same way, carrying out each step as it is planned
 
 ``progress(done, total, stage)`` is called between write batches; returning
 ``False`` stops the run cleanly (state ``interrupted``); the next run resumes
@@ -48,7 +48,9 @@ class SyncService:
         run_id = self.store.begin_run(trigger, user)
         executor = Executor(self.config, self.store, self.remote, run_id,
                             progress=self.progress, stop_after_writes=stop_after_writes)
-        result = executor.run(lambda: Planner(self.config, self.store, self.remote, rule_book=self.rule_book).plan())
+        # planned and carried out a type and a page at a time: the run holds the
+        # link map and the current page, whatever the size of the company
+        result = executor.run(planner=Planner(self.config, self.store, self.remote, rule_book=self.rule_book))
         result.tie_out = None
         if tie_out and result.state in ("done", "partial"):
             self._add_tie_out(result)
