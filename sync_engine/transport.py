@@ -36,9 +36,14 @@ DEFAULT_POOL_SIZE = 10
 _DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "User-Agent": USER_AGENT}
 
 
+DEFAULT_KIND = "urllib3"   # "requests": every new session a requests.Session (to compare them)
+
+
 def new_session(base_url, pool_maxsize=DEFAULT_POOL_SIZE, kind=None):
-    """A keep-alive session for ``base_url``: ``UrllibSession`` unless ``kind`` is
-    ``"requests"`` or the environment sends ``base_url`` through a proxy."""
+    """A keep-alive session for ``base_url``: ``UrllibSession`` unless ``kind`` (by
+    default ``DEFAULT_KIND``) is ``"requests"`` or the environment sends
+    ``base_url`` through a proxy."""
+    kind = kind or DEFAULT_KIND
     proxies = requests.utils.get_environ_proxies(base_url)
     if kind == "requests" or proxies:
         return requests_session(base_url, pool_maxsize, proxies)
