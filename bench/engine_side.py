@@ -8,15 +8,17 @@ holds the wall time, this process's CPU time (all its threads; the sandboxes
 run elsewhere), split into planning and carrying out, the peak resident
 memory, the requests each client sent by endpoint, and what was done.
 A fresh process per sync is what makes the peak memory that sync's own.
-With ``"profile": FILE`` the sync runs under cProfile (its CPU figures then
-include the profiler's own cost).
+With ``"profile": FILE`` the sync runs under cProfile, in every thread and
+counting CPU time (its CPU figures then include the profiler's own cost).
 """
 import gc
 import json
 import resource
 import sys
+import threading
 import time
 
+from sync_engine import transport
 from sync_engine.config import ConnectionConfig
 from sync_engine.planner import Planner
 from sync_engine.remote import Remote
@@ -40,33 +42,62 @@ def _current_rss_mb():
 
 
 class _PlanTimer:
-    """Times ``Planner.plan`` (reads, mapping, decisions) inside a normal run and
-    counts the records it read, without changing what it does."""
+    """Times the planning (reads, mapping, decisions) inside a normal run and
+    counts the records it read and planned, without changing what it does.
+
+    A planner that hands its plan out step by step (``begin`` then ``steps``,
+    each step carried out before the next is made) is timed inside ``begin``
+    and inside each step; one that builds the plan whole, inside ``plan``."""
 
     def __init__(self):
         self.cpu = self.wall = 0.0
         self.items = self.read = 0
         self.rss_after = None
 
+    def _timed(self, fn, *args):
+        c0, w0 = time.process_time(), time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.cpu += time.process_time() - c0
+            self.wall += time.perf_counter() - w0
+            self.rss_after = _current_rss_mb()
+
     def install(self):
-        plan, fetch = Planner.plan, Planner.fetch
         timer = self
+        read = Planner._read
 
-        def timed_plan(planner):
-            c0, w0 = time.process_time(), time.perf_counter()
-            result = plan(planner)
-            timer.cpu += time.process_time() - c0
-            timer.wall += time.perf_counter() - w0
-            timer.items += len(result.items)
-            timer.rss_after = _current_rss_mb()
-            return result
+        def counted_read(planner, *args, **kw):
+            timer.read += 1
+            return read(planner, *args, **kw)
 
-        def counted_fetch(planner, the_plan):
-            feed = fetch(planner, the_plan)
-            timer.read += sum(len(q) + len(b) for q, b in feed.values())
-            return feed
+        Planner._read = counted_read
+        if hasattr(Planner, "steps") and hasattr(Planner, "begin"):
+            begin, steps = Planner.begin, Planner.steps
 
-        Planner.plan, Planner.fetch = timed_plan, counted_fetch
+            def timed_begin(planner, *args, **kw):
+                return timer._timed(lambda: begin(planner, *args, **kw))
+
+            def timed_steps(planner, *args, **kw):
+                inner = steps(planner, *args, **kw)
+                while True:
+                    try:
+                        items = timer._timed(next, inner)
+                    except StopIteration:
+                        return
+                    timer.items += len(items)
+                    yield items
+
+            Planner.begin, Planner.steps = timed_begin, timed_steps
+        else:
+            plan = Planner.plan
+
+            def timed_plan(planner):
+                result = timer._timed(plan, planner)
+                timer.items += len(result.items)
+                return result
+
+            Planner.plan = timed_plan
 
 
 class _GCTimer:
@@ -108,6 +139,8 @@ def run(job):
     def keep(tokenset):
         tokens["refresh_token"] = tokenset.refresh_token
 
+    if job.get("transport"):
+        transport.DEFAULT_KIND = job["transport"]
     remote = Remote(config, on_tokens=keep, clock=ShiftedClock(job.get("clock_offset", 0.0)))
     base_rss = _current_rss_mb()
     gc_timer = _GCTimer()
@@ -120,15 +153,17 @@ def run(job):
         c0, w0 = time.process_time(), time.perf_counter()
         result = service.run("bench", tie_out=False)  # request counts measure the sync alone
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-        written = sum(1 for l in result.lines if l.action in ("create", "update") and l.state == "done")
+        # from the run's counts: a run may carry only its first lines (the store has them all)
+        written = sum(n for key, n in result.counts.items() if key.rsplit("|", 1)[-1] in ("create", "update"))
         failed = [l for l in result.lines if l.state == "failed" or l.action == "error"]
+        failed_count = sum(n for key, n in result.counts.items() if key.rsplit("|", 1)[-1] in ("failed", "error"))
         actions = {}
         for key, n in result.counts.items():
             otype, _, action = key.split("|")
             actions.setdefault(otype, {}).setdefault(action, 0)
             actions[otype][action] += n
         out.update(state=result.state, message=result.message, plan_cpu=timer.cpu, plan_wall=timer.wall,
-                   planned=timer.items, read=timer.read, written=written, failed=len(failed),
+                   planned=timer.items, read=timer.read, written=written, failed=failed_count,
                    failures=[f"{l.record}: {l.message or l.remote_error}"[:200] for l in failed[:5]],
                    actions=actions, rss_after_plan_mb=timer.rss_after)
     else:
@@ -145,11 +180,49 @@ def run(job):
     return out
 
 
+class _AllThreads:
+    """cProfile in every thread (the requests are sent from worker threads), merged
+    into one stats file. Each thread's profile counts that thread's CPU time, not
+    the wall time, so waiting on the network or a lock costs nothing in it."""
+
+    def __init__(self):
+        import cProfile
+        self._new = lambda: cProfile.Profile(time.thread_time)
+        self.profiles = []
+        self._lock = threading.Lock()
+
+    def _start_in_thread(self, *_):
+        profile = self._new()
+        with self._lock:
+            self.profiles.append(profile)
+        profile.enable()
+
+    def runcall(self, fn, *args):
+        threading.setprofile(self._start_in_thread)
+        main = self._new()
+        self.profiles.append(main)
+        try:
+            return main.runcall(fn, *args)
+        finally:
+            threading.setprofile(None)
+
+    def dump_stats(self, path):
+        import pstats
+        for profile in self.profiles:
+            profile.disable()
+        stats = pstats.Stats(self.profiles[0])
+        for profile in self.profiles[1:]:
+            try:
+                stats.add(profile)
+            except TypeError:   # a thread that never ran a profiled call
+                pass
+        stats.dump_stats(path)
+
+
 def main():
     job = json.load(sys.stdin)
     if job.get("profile"):
-        import cProfile
-        profiler = cProfile.Profile()
+        profiler = _AllThreads()
         result = profiler.runcall(run, job)
         profiler.dump_stats(job["profile"])
     else:

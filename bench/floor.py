@@ -11,8 +11,9 @@ bills and invoices). Each side signs in once.
 
 The time floor assumes each request takes exactly the latency and nothing
 else: QBO requests may overlap but start at most 10 a second and 500 a minute
-(batches 40 a minute); Bill.com requests run at most 3 at a time; the two
-sides work in parallel, except that a record is read on one side before it is
+(batches 40 a minute); Bill.com requests run at most 3 at a time and, past
+20,000 in an hour (one developer key), wait for the next hour; the two sides
+work in parallel, except that a record is read on one side before it is
 written on the other.
 """
 import math
@@ -31,6 +32,7 @@ from sync_engine.qbo.client import RATE_PER_SECOND as QBO_PER_SECOND
 
 BILLCOM_HOURLY = 20_000
 SYNCED_TYPES = tuple(ENTITIES)
+PER_RECORD_TYPES = ("account", "class", "location", "item", "term", "vendor", "customer", "bill", "invoice")
 
 
 def pages(n, size):
@@ -59,13 +61,14 @@ class Floor:
             return sum(self.billcom.values())
         return self.total("qbo") + self.total("billcom")
 
-    def seconds(self, latency):
-        """The least wall time for these requests under the limits (see the module docstring)."""
+    def seconds(self, latency, quota=True):
+        """The least wall time for these requests under the limits (see the module
+        docstring); with ``quota``, Bill.com's 20,000 requests an hour included."""
         api = self.total("qbo") - self.qbo.get("POST token", 0)
         t_qbo = latency * min(1, self.qbo.get("POST token", 0)) + _qbo_time(api, self.qbo_batches, latency)
-        t_bc = _billcom_time(self.total("billcom"), latency)
+        t_bc = _billcom_time(self.total("billcom"), latency, quota)
         # a record is read on one side before it is written on the other: sign in, read, then write
-        t_to_bc = 2 * latency + _billcom_time(self.billcom_writes, latency)
+        t_to_bc = 2 * latency + _billcom_time(self.billcom_writes, latency, quota)
         t_to_qbo = 2 * latency + _qbo_time(self.qbo_writes, self.qbo_batches, latency)
         return max(t_qbo, t_bc, t_to_bc if self.billcom_writes else 0, t_to_qbo if self.qbo_writes else 0)
 
@@ -78,8 +81,15 @@ def _qbo_time(n, batches, latency):
     return starts + latency
 
 
-def _billcom_time(n, latency):
-    return math.ceil(n / BILLCOM_IN_FLIGHT) * latency if n > 0 else 0.0
+def _billcom_time(n, latency, quota=False):
+    """n requests at most 3 in flight; with ``quota``, past 20,000 everything waits for
+    the next hour (the floor starts at the top of an hour)."""
+    if n <= 0:
+        return 0.0
+    hours = quota_hours(n) if quota else 0
+    last = n - hours * BILLCOM_HOURLY
+    return max(hours * 3600.0 + math.ceil(last / BILLCOM_IN_FLIGHT) * latency,
+               math.ceil(n / BILLCOM_IN_FLIGHT) * latency)
 
 
 def first_sync(census):
@@ -102,6 +112,24 @@ def first_sync(census):
             requests, key = n, f"POST {collection}"
         f.add("billcom", key, requests)
         f.billcom_writes += requests
+    return f
+
+
+def per_record(census):
+    """The per-record way (``bench.per_record``): the same reads of QBO, a sign-in,
+    then for every record to create one look-up and one create on Bill.com."""
+    f = Floor()
+    f.add("qbo", "POST token", 1)
+    for otype, (entity, collection) in ENTITIES.items():
+        if otype in PER_RECORD_TYPES:
+            f.add("qbo", "GET query", pages(census["qbo"].get(entity, 0), QBO_PAGE))
+    f.add("billcom", "POST login", 1)
+    for otype, n in census["creates"].items():
+        if otype in PER_RECORD_TYPES and n:
+            collection = ENTITIES[otype][1]
+            f.add("billcom", f"GET {collection}", n)
+            f.add("billcom", f"POST {collection}", n)
+            f.billcom_writes += 2 * n
     return f
 
 

@@ -1,7 +1,10 @@
 """The benchmark's printed report: one table per scenario (requests by side and
 endpoint, wall time, engine CPU, peak memory, each next to its floor), the
 ratios, the targets marked met or missed, and a closing note on the misses."""
+import math
+
 from . import floor as floors
+from .workload import WORKLOADS
 
 SIDES = (("qbo", "QBO"), ("billcom", "Bill.com"))
 AUTH = ("POST token", "POST login")
@@ -71,6 +74,7 @@ class Report:
             self.day(key, title)
         self.memory()
         self.summary()
+        self.story()
 
     def _busy_title(self):
         c = self.r["busy_changes"]
@@ -287,3 +291,246 @@ class Report:
             for note in self.notes:
                 print(f"- {note}")
         print(f"Benchmark program ran {self.r['program_seconds']:.0f} s in all.")
+
+
+# ------------------------------------------------------------------ the whole story
+def _lat(latency):
+    return f"{latency * 1000:.0f} ms" if latency < 1 else f"{latency:g} s"
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "-"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 100:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+class _Measured:
+    """A first sync this run measured: its size, latency and figures."""
+
+    def __init__(self, size, latency, ours, census, per=None):
+        self.size, self.latency, self.ours, self.census, self.per = size, latency, ours, census, per
+        self.docs = WORKLOADS[size].documents
+        self.floor = floors.first_sync(census)
+        self.per_floor = floors.per_record(census)
+
+    @property
+    def label(self):
+        return f"{self.size} @ {_lat(self.latency)}"
+
+    def requests(self):
+        return total(requests_of(self.ours))
+
+    def cpu_written(self):
+        o = self.ours
+        return (o["cpu"] - o["plan_cpu"]) / o["written"] * 1e6 if o.get("written") else None
+
+    def cpu_planned(self):
+        o = self.ours
+        return o["plan_cpu"] / o["planned"] * 1e6 if o.get("planned") else None
+
+    def wall_ratio(self):
+        return self.ours["wall"] / self.floor.seconds(self.latency, quota=False)
+
+    def per_requests(self):
+        return total(requests_of(self.per)) if self.per else None
+
+    def per_wall_ratio(self):
+        return self.per["wall"] / self.per_floor.seconds(self.latency, quota=False) if self.per else None
+
+    def per_cpu_written(self):
+        return self.per["cpu"] / self.per["written"] * 1e6 if self.per and self.per.get("written") else None
+
+    # what a miss measured here is made of
+    def wall_cause(self):
+        o = self.ours
+        bc = total(requests_of(o), "billcom")
+        busy = bc * self.latency / o["wall"] if o["wall"] else 0
+        return (f"{self.label}: planning took {o['plan_wall']:.1f} s of wall time, reads included, before the "
+                f"first write; Bill.com averaged {busy:.2f} requests in flight (3 allowed); QBO pacing waited "
+                f"{o['waits']['qbo_pacing_seconds']:.1f} s; engine CPU {o['cpu']:.1f} s shares 2 cores with the "
+                "sandboxes")
+
+    def cpu_written_cause(self):
+        o = self.ours
+        n = self.requests()
+        carry = o["cpu"] - o["plan_cpu"]
+        return (f"{self.label}: {n / o['written']:.2f} requests a record written (customers and invoices have no "
+                f"v3 bulk endpoint: one request each); {carry / n * 1e6:.0f} us of CPU a request carrying out, the "
+                "HTTP client's own share included (python -m bench.transport_cpu)" + _load_note(o))
+
+    def cpu_planned_cause(self):
+        o = self.ours
+        return (f"{self.label}: {o['plan_cpu']:.2f} s planning {o['planned']:,} records: reading and decoding "
+                "every QBO page, mapping, the rules"
+                + ("; fixed costs (sign-ins, one list per type) weigh on a small company" if o["planned"] < 5000
+                   else "") + _load_note(o))
+
+
+def _load_note(result):
+    load = result.get("load")
+    return f"; machine load average {load[0]:.1f}-{load[1]:.1f} on {load[2]} cores during it" if load else ""
+
+
+def _nearest(measured, size, latency=None):
+    """The measured run closest in size (same latency when given), larger ones first on a tie."""
+    docs = WORKLOADS[size].documents
+    pool = [m for m in measured if latency is None or m.latency == latency] or measured
+    return min(pool, key=lambda m: (abs(math.log(m.docs / docs)), -m.docs, m.latency != latency))
+
+
+def _fit(points):
+    """Least squares line through (documents, MB): (MB at 0, MB per document)."""
+    if len(points) == 1:
+        return points[0][1], 0.0
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    return my - slope * mx, slope
+
+
+def _story_runs(r):
+    st = r["story"]
+    runs = [_Measured(st["workload_key"], r["latency"], r["first"], r["census"], r.get("per_record"))]
+    check = r.get("memory_check")
+    if check:
+        runs.append(_Measured(check["workload_key"], r["latency"], check, check["census"]))
+    slow = r.get("slow_check")
+    if slow:
+        runs.append(_Measured(slow["workload_key"], slow["latency"], slow, slow["census"]))
+    return runs
+
+
+def _story(self):
+    r = self.r
+    if not r.get("story"):
+        return
+    st = r["story"]
+    measured = _story_runs(r)
+    by_key = {(m.size, m.latency): m for m in measured}
+    mem_points = {}
+    for m in measured:
+        mem_points.setdefault(m.docs, []).append(m.ours["rss_peak_mb"])
+    points = sorted((d, sum(v) / len(v)) for d, v in mem_points.items())
+    base, slope = _fit(points)
+    fit_label = f"fit over {len(points)} size(s)"
+    rows, causes = [], []
+
+    def verdict(met, shortfall, cause):
+        if met:
+            return "met"
+        causes.append((len(rows) + 1, cause))
+        return f"MISSED by {shortfall} [{len(causes)}]"
+
+    for size in st["sizes"]:
+        workload = WORKLOADS[size]
+        for latency in st["latencies"]:
+            m = by_key.get((size, latency))
+            census = m.census if m else workload.expected_census()
+            floor, pfloor = floors.first_sync(census), floors.per_record(census)
+            t_floor, t_floor_free = floor.seconds(latency), floor.seconds(latency, quota=False)
+            p_quota = pfloor.seconds(latency) - pfloor.seconds(latency, quota=False)
+            head = f"{size} ({workload.documents:,} documents)"
+            # requests
+            src = m or _nearest(measured, size)
+            how = "measured" if m else f"projected ({src.label})"
+            ours_req = src.requests() if m else round(floor.total() * src.requests() / src.floor.total())
+            psrc = m if m and m.per else next((x for x in measured if x.per), None)
+            if psrc is m and m:
+                per_req, per_how = m.per_requests(), "measured"
+            elif psrc:
+                per_req = round(pfloor.total() * psrc.per_requests() / psrc.per_floor.total())
+                per_how = "projected"
+            else:
+                per_req, per_how = pfloor.total(), "floor"
+            ratio = ours_req / floor.total()
+            rows.append((head, _lat(latency), "requests", f"{ours_req:,}", how, f"{floor.total():,}", f"{ratio:.3f}",
+                         f"{per_req:,} ({per_how})", f"{per_req / ours_req:.1f} x", f"<= {TARGET_REQUESTS} x floor",
+                         verdict(ratio <= TARGET_REQUESTS, f"{ours_req - TARGET_REQUESTS * floor.total():+,.0f}",
+                                 f"requests above the floor at {src.label}")))
+            # wall time
+            wsrc = m or _nearest(measured, size, latency)
+            if m:
+                wall, how = m.ours["wall"], "measured"
+            else:
+                wall = t_floor_free * wsrc.wall_ratio() + (t_floor - t_floor_free)
+                how = f"projected ({wsrc.label})"
+            pw = m if m and m.per else (psrc if psrc and psrc.latency == latency else None) or psrc
+            if m and m.per:
+                per_wall, per_how = m.per["wall"] + p_quota, "measured"
+            elif pw:
+                per_wall = pfloor.seconds(latency, quota=False) * pw.per_wall_ratio() + p_quota
+                per_how = "projected"
+            else:
+                per_wall, per_how = pfloor.seconds(latency), "floor"
+            if p_quota >= 60:
+                per_how += f", {_duration(p_quota)} of quota wait computed"
+            wr = wall / t_floor
+            quota_note = f" incl. {(t_floor - t_floor_free) / 3600:.0f} h quota" if t_floor > t_floor_free else ""
+            rows.append((head, _lat(latency), "wall time", _duration(wall), how, _duration(t_floor) + quota_note,
+                         f"{wr:.2f}", f"{_duration(per_wall)} ({per_how})", f"{per_wall / wall:.1f} x",
+                         f"<= {TARGET_WALL} x floor",
+                         verdict(wr <= TARGET_WALL, _duration(wall - TARGET_WALL * t_floor),
+                                 ("" if m else f"projected with the ratio {wsrc.wall_ratio():.2f} measured at "
+                                                f"{wsrc.label}; there: ") + wsrc.wall_cause())))
+            # CPU per record
+            csrc = m or _nearest(measured, size)
+            how = "measured" if m else f"projected ({csrc.label})"
+            cw, cp = csrc.cpu_written(), csrc.cpu_planned()
+            pc = (m.per_cpu_written() if m and m.per else None)
+            rows.append((head, _lat(latency), "CPU per record written", f"{cw:.0f} us", how, "-", "-",
+                         f"{pc:.0f} us (measured)" if pc else "-", f"{pc / cw:.1f} x" if pc else "-",
+                         f"<= {TARGET_CPU_WRITTEN_US} us",
+                         verdict(cw <= TARGET_CPU_WRITTEN_US, f"+{cw - TARGET_CPU_WRITTEN_US:.0f} us",
+                                 csrc.cpu_written_cause())))
+            rows.append((head, _lat(latency), "CPU per record planned", f"{cp:.0f} us", how, "-", "-", "-", "-",
+                         f"<= {TARGET_CPU_PLANNED_US} us",
+                         verdict(cp <= TARGET_CPU_PLANNED_US, f"+{cp - TARGET_CPU_PLANNED_US:.0f} us",
+                                 csrc.cpu_planned_cause())))
+            # memory
+            if m:
+                mem, how = m.ours["rss_peak_mb"], "measured"
+            else:
+                same = [x for x in measured if x.size == size]
+                if same:
+                    mem, how = same[0].ours["rss_peak_mb"], f"as measured ({same[0].label})"
+                else:
+                    mem, how = base + slope * workload.documents, f"projected ({fit_label})"
+            rows.append((head, _lat(latency), "peak memory", f"{mem:.0f} MB", how, "-", "-", "-", "-",
+                         f"<= {TARGET_MEMORY_MB} MB",
+                         verdict(mem <= TARGET_MEMORY_MB, f"+{mem - TARGET_MEMORY_MB:.0f} MB",
+                                 f"memory grows {slope * 10_000:.1f} MB per 10,000 documents over the measured "
+                                 f"sizes ({', '.join(f'{d:,} docs {v:.0f} MB' for d, v in points)})")))
+    heads = ("company", "latency", "figure", "ours", "how", "floor", "ours/floor", "per-record way",
+             "per-record/ours", "target", "verdict")
+    widths = [max(len(str(x[i])) for x in rows + [heads]) + 2 for i in range(len(heads))]
+    print()
+    print("== the whole story: first sync QBO -> Bill.com at every size and latency ==")
+    print("measured: this run ran it; projected: the floor (computed from the company's sizes) times the ratio "
+          "measured at the run named, for memory a straight line through the measured sizes; the per-record "
+          "way's wall time includes the hours Bill.com's 20,000 requests/hour quota makes it wait (computed).")
+    print("".join(f"{h:<{w}}" for h, w in zip(heads, widths)).rstrip())
+    last = None
+    for row in rows:
+        if last is not None and row[:2] != last:
+            print()
+        last = row[:2]
+        print("".join(f"{str(v):<{w}}" for v, w in zip(row, widths)).rstrip())
+    if causes:
+        print()
+        print("why each miss happens (measured causes):")
+        seen = {}
+        for n, (row, cause) in enumerate(causes, 1):
+            first = seen.setdefault(cause, n)
+            print(f"[{n}] " + (cause if first == n else f"as [{first}]"))
+    met = sum(1 for row in rows if row[-1] == "met")
+    print(f"story: {met} of {len(rows)} figures meet their target; measured runs: "
+          + ", ".join(m.label for m in measured) + ".")
+
+
+Report.story = _story

@@ -2,7 +2,8 @@
 sandboxes through their Python API (no HTTP), deterministically from a seed.
 
 Sizes are given for the whole company; ``Workload.scaled(f)`` keeps the
-proportions. The mid-size company is the one the targets are set for.
+proportions. The mid-size company is the one the targets are set for; the
+large one (10 x mid-size) is computed from the floor model rather than run here.
 """
 import datetime
 import random
@@ -49,9 +50,28 @@ class Workload:
         return self.unpaid_bills + self.unpaid_invoices + self.paid_documents
 
 
+    def expected_census(self):
+        """What ``seed_company`` leaves in QBO and what a first sync creates in
+        Bill.com, computed from the sizes alone (no seeding): for a company too
+        large to seed here, the floor is computed from this."""
+        paid_bills = self.paid_documents // 2
+        paid_invoices = self.paid_documents - paid_bills
+        qbo = {"Account": self.accounts, "Class": self.classes, "Department": self.departments, "Item": self.items,
+               "Term": self.terms, "Vendor": self.vendors, "Customer": self.customers,
+               "Bill": self.unpaid_bills + paid_bills, "Invoice": self.unpaid_invoices + paid_invoices,
+               "VendorCredit": 0, "CreditMemo": 0, "BillPayment": paid_bills, "Payment": paid_invoices,
+               "Attachable": min(self.attachments, self.unpaid_bills)}
+        creates = {"account": self.accounts, "class": self.classes, "location": self.departments,
+                   "item": self.items, "term": self.terms, "vendor": self.vendors, "customer": self.customers,
+                   "bill": self.unpaid_bills, "invoice": self.unpaid_invoices, "vendor_credit": 0,
+                   "credit_memo": 0, "bill_payment": 0, "received_payment": 0}
+        return {"qbo": qbo, "creates": creates}
+
+
 MID = Workload("mid-size", vendors=2000, customers=2000, accounts=300, classes=50, departments=20, items=500,
                terms=10, unpaid_bills=10_000, unpaid_invoices=10_000, paid_documents=5_000, attachments=100)
 WORKLOADS = {
+    "large": MID.scaled(10, "large"),
     "mid": MID,
     "half": MID.scaled(0.5, "half mid-size"),
     "small": MID.scaled(0.025, "small"),
