@@ -115,7 +115,7 @@ class Connection(models.Model):
         help="What the connection still needs before it can sync automatically.")
     waiting_count = fields.Integer(
         "Waiting on a person", compute="_compute_waiting_count",
-        help="Records the last run held or could not sync (conflicts, errors, failures).")
+        help="Records the last run held, skipped or could not sync: the run's to-do list.")
     authorization_days_left = fields.Integer(
         "QuickBooks authorization: days left", compute="_compute_authorization_days_left",
         help="Days until QuickBooks needs a new sign-in: the refresh token lapses after 100 days "
@@ -165,8 +165,7 @@ class Connection(models.Model):
         for connection in self:
             run = connection.last_run_id
             connection.waiting_count = Line.search_count([
-                ("run_id", "=", run.id), "|", ("action", "in", ("conflict", "error")), ("state", "=", "failed"),
-            ]) if run else 0
+                ("run_id", "=", run.id), ("attention", "=", "person")]) if run else 0
 
     @api.depends("qbo_company_id.refresh_token_expires_at", "qbo_company_id.refresh_token_hard_expires_at")
     def _compute_authorization_days_left(self):

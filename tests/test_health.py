@@ -39,7 +39,7 @@ class TestHealth(SandboxMixin, TransactionCase):
                          for action, state in (("conflict", "done"), ("create", "failed"), ("create", "done"),
                                                ("skip", "done"))]})
         self.connection.last_run_id = run
-        self.assertEqual(self.connection.waiting_count, 2, "the conflict and the failure wait on a person")
+        self.assertEqual(self.connection.waiting_count, 3, "the conflict, the failure and the skip wait on a person")
         self.connection.qbo_company_id.sudo().refresh_token_expires_at = (
             fields.Datetime.now() + datetime.timedelta(days=10, hours=1))
         self.assertEqual(self.connection.authorization_days_left, 10)

@@ -83,14 +83,35 @@ function previewAndSync() {
     ];
 }
 
-// ---------------------------------------------------------------------------
-// PLACE FOR "FIX A HELD RECORD" (not written yet): open a record the preview
-// or the run holds for a person ("Needs a person"), correct it as the line
-// says, and see the next preview let it through. Add its steps here; both
-// tours run them between the sync and the tie-out.
-// ---------------------------------------------------------------------------
+// Fix a held record from its line: the paid bill HH-2150 is held for a person
+// (QuickBooks has it paid); "Don't sync this record" puts it on the
+// connection's list, written in the connection's chatter.
 function fixHeldRecord() {
-    return [];
+    return [
+        {
+            content: "The run lists the records that need a person first: open the held bill",
+            trigger: ".o_form_view .o_field_widget[name=line_ids] .o_data_row .o_data_cell[name=record]:contains(HH-2150)",
+            run: "click",
+        },
+        {
+            content: "Its form says why it was held and offers the fixes",
+            trigger: ".modal .o_form_view:contains(Needs a person) button[name=action_exclude]",
+        },
+        {
+            content: "Don't sync this record",
+            trigger: ".modal button[name=action_exclude]",
+            run: "click",
+        },
+        {
+            content: "Confirm",
+            trigger: ".modal:contains(will not sync any more) .modal-footer .btn-primary",
+            run: "click",
+        },
+        {
+            content: "The fix is done and said so",
+            trigger: ".o_notification:contains(will not sync any more)",
+        },
+    ];
 }
 
 function backToConnection() {
