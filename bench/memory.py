@@ -66,8 +66,15 @@ def main(argv=None):
         print(f"{name:<16}{documents:>10,}{result['rss_peak_mb']:>9.1f}{result['rss_base_mb']:>13.1f}"
               f"{result['wall']:>8.1f}  {result['state']}")
     if len(rows) > 1:
-        points = [(documents, result["rss_peak_mb"]) for _, documents, result in rows]
+        points = sorted((documents, result["rss_peak_mb"]) for _, documents, result in rows)
         print(f"slope: {slope(points):.2f} MB per 10,000 documents (least squares over {len(points)} sizes)")
+        # below a full page of each type the page itself still grows; between the two
+        # largest sizes only what is held for the whole run does
+        top = slope(points[-2:])
+        documents, peak = points[-1]
+        print(f"slope between the two largest: {top:.2f} MB per 10,000 documents; at that slope "
+              f"{10 * documents:,} documents would peak near {peak + top * 9 * documents / 10_000:.0f} MB "
+              f"(projected, not measured)")
     return 0
 
 

@@ -124,8 +124,8 @@ class LaterEvents:
         so a retried run finds it again instead of applying it twice."""
         doc_type = "bill" if otype == "bill_payment" else "invoice"
         synced = defaultdict(Decimal)   # "document|credit" -> amount already in QuickBooks
-        for link in links.by_bc.values():
-            snap = link.object_type == otype and link.snapshot or {}
+        for link in links.by_bc.of_type(otype):
+            snap = link.snapshot or {}
             if snap and not snap.get("closed"):
                 for key, amount in (snap.get("credits") or {}).items():
                     synced[key] += Decimal(amount)
@@ -157,8 +157,8 @@ class LaterEvents:
             return []
         customer = invoice.values["customer"].remote_id
         parts = []
-        for link in list(links.by_bc.values()):
-            if link.object_type != "credit_memo" or delta <= 0 or links.written(link):
+        for link in links.by_bc.of_type("credit_memo"):
+            if delta <= 0 or links.written(link):
                 continue
             if link.billcom_id not in self._memo_room:
                 memo = self._read_twin("credit_memo", "billcom", link)

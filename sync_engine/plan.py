@@ -20,12 +20,12 @@ NO_DIRECTION = "none"
 
 
 class WrittenLink:
-    """A link a run's own create added after its planning began, as the run
-    keeps it in memory: the two ids and nothing else (no later write of the
-    same run needs its versions or values; the store has them all), so the
-    link map of a large first sync stays small. Planning counts such a record
-    as the create it planned, never as a link it found, so a run decides what
-    its preview showed."""
+    """A link a run's own create added after its planning began. The run keeps
+    only the twin's id for it (``_Side``: no later write of the same run needs
+    its versions or values; the store has them all), so the link map of a large
+    first sync stays small; a look-up hands it out as a WrittenLink. Planning
+    counts such a record as the create it planned, never as a link it found,
+    so a run decides what its preview showed."""
     __slots__ = ("object_type", "qbo_id", "billcom_id")
     qbo_version = billcom_version = snapshot = last_synced = None
 
@@ -36,11 +36,58 @@ class WrittenLink:
         return (self.object_type, self.qbo_id, self.billcom_id)
 
 
+class _Side:
+    """The links of one side by (object type, id), kept per object type; a
+    WrittenLink is kept as its twin's id alone."""
+    __slots__ = ("qbo", "types")
+
+    def __init__(self, qbo):
+        self.qbo = qbo      # keyed by QuickBooks ids (else Bill.com ids)
+        self.types = {}
+
+    def __setitem__(self, key, link):
+        otype, rid = key
+        if isinstance(link, WrittenLink):
+            link = link.billcom_id if self.qbo else link.qbo_id
+        self.types.setdefault(otype, {})[rid] = link
+
+    def _link(self, otype, rid, found):
+        if isinstance(found, str):
+            return WrittenLink(otype, rid, found) if self.qbo else WrittenLink(otype, found, rid)
+        return found
+
+    def get(self, key, default=None):
+        found = self.types.get(key[0])
+        found = found.get(key[1]) if found else None
+        return default if found is None else self._link(key[0], key[1], found)
+
+    def __getitem__(self, key):
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key):
+        found = self.types.get(key[0])
+        return bool(found) and key[1] in found
+
+    def __len__(self):
+        return sum(len(links) for links in self.types.values())
+
+    def of_type(self, otype):
+        """The links of one object type."""
+        return [self._link(otype, rid, found) for rid, found in (self.types.get(otype) or {}).items()]
+
+    def values(self):
+        return [link for otype in list(self.types) for link in self.of_type(otype)]
+
+
 class LinkIndex:
-    """The link map in memory, with lookups both ways."""
+    """The link map in memory, with lookups both ways: ``by_qbo[(object type,
+    QuickBooks id)]``, ``by_bc[(object type, Bill.com id)]``."""
 
     def __init__(self, links=()):
-        self.by_qbo, self.by_bc = {}, {}
+        self.by_qbo, self.by_bc = _Side(qbo=True), _Side(qbo=False)
         for link in links:
             self.add(link)
 

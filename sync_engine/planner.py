@@ -94,10 +94,10 @@ class Planner(LaterEvents):
         earlier types, a link the run's own create just added (``LinkIndex.written``)
         counts as the create it planned (``_planned``), as a preview counts it."""
         for otype in self.types:
-            self._forget_written(plan.links)
             for items in self._type_steps(otype, plan):
                 if items:
                     yield items
+                    self._forget_written(plan.links)
 
     # -------------------------------------------------------------- reads
     def _start_reads(self, plan):
@@ -436,8 +436,8 @@ class Planner(LaterEvents):
         linked = {}                     # name key -> name of a linked QuickBooks record
         # QBO display names are unique across vendors and customers too
         kinds = NAME_TYPES if otype in NAME_TYPES else (otype,)
-        for link in links.by_qbo.values():
-            if link.object_type in kinds and link.snapshot:
+        for link in (link for kind in kinds for link in links.by_qbo.of_type(kind)):
+            if link.snapshot:
                 name = (link.snapshot.get("qbo") or {}).get("name")
                 if name:
                     owner = link.billcom_id if link.object_type == otype else None
