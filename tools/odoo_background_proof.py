@@ -24,8 +24,7 @@ import argparse
 import sys
 import time
 
-from odoo_harness import ADMIN, FINISHED, Rpc, connect, odoo_from_environment, say, start_sandboxes, \
-    stop_sandboxes
+from odoo_harness import FINISHED, connect, odoo_and_sandboxes, say
 
 
 def watch(rpc, run_id, timeout):
@@ -51,14 +50,8 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per sandbox request")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds to wait for the run")
     args = parser.parse_args(argv)
-    odoo = odoo_from_environment()
-    sandboxes = None
-    try:
-        odoo.install()
-        sandboxes, ready = start_sandboxes(args.workload, args.latency)
-        say(f"Sandboxes up: {args.workload} company, {args.latency * 1000:.0f} ms a request")
-        odoo.start("--workers=2", "--max-cron-threads=2", "--limit-time-real=15", "--limit-time-real-cron=90")
-        rpc = Rpc(odoo.url, odoo.db, *ADMIN)
+    with odoo_and_sandboxes(args.workload, args.latency, "--workers=2", "--max-cron-threads=2",
+                            "--limit-time-real=15", "--limit-time-real-cron=90") as (_odoo, rpc, _sb, ready):
         connection = connect(rpc, ready["config"])
         wizard = rpc("billcom_qbo.sync_wizard", "create", {"connection_id": connection})
         pressed = time.time()
@@ -88,10 +81,6 @@ def main(argv=None):
             return 1
         print("OK: the sync ran in the background across several cron runs and the books agree.")
         return 0
-    finally:
-        if sandboxes:
-            stop_sandboxes(sandboxes)
-        odoo.stop()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Odoo is found as ``.ci/odoo-tests`` finds it: ``ODOO_PYTHON`` (a Python that
 imports odoo 19), ``ODOO_ROOT`` for a source tree; PostgreSQL at
 ``ODOO_DB_HOST`` (127.0.0.1) as ``ODOO_DB_USER`` (the current user).
 """
+import contextlib
 import getpass
 import json
 import os
@@ -139,23 +140,55 @@ def stop_sandboxes(process):
     process.wait(30)
 
 
-def connect(rpc, config, name="Proof company"):
+def connect(rpc, config, name="Proof company", qbo=None, test_billcom=False):
+    """The connection of the sandboxes' accounts (``config``, as
+    ``bench.sandbox_server`` prints it): the QuickBooks company (``qbo``, or a
+    new one already connected), its accounts, the Bill.com organization (signed
+    in once when ``test_billcom``) and the connection itself, manual only."""
     q, b, facts = config["qbo"], config["billcom"], config["facts"]
     company = rpc("res.users", "read", [rpc.uid], ["company_id"])[0]["company_id"][0]
-    qbo = rpc("billcom_qbo.qbo_company", "create", {
-        "name": f"{name} (QuickBooks)", "company_id": company, "environment": "local",
-        "local_base_url": q["base_url"], "local_token_url": q["token_url"], "realm_id": q["realm_id"],
-        "client_id": q["client_id"], "client_secret": q["client_secret"], "refresh_token": q["refresh_token"],
-        "state": "connected"})
+    if qbo is None:
+        qbo = rpc("billcom_qbo.qbo_company", "create", {
+            "name": f"{name} (QuickBooks)", "company_id": company, "environment": "local",
+            "local_base_url": q["base_url"], "local_token_url": q["token_url"], "realm_id": q["realm_id"],
+            "client_id": q["client_id"], "client_secret": q["client_secret"], "refresh_token": q["refresh_token"],
+            "state": "connected"})
     rpc("billcom_qbo.qbo_company", "action_refresh_accounts", [qbo])
     org = rpc("billcom_qbo.billcom_org", "create", {
         "name": f"{name} (Bill.com)", "company_id": company, "environment": "local",
         "local_base_url": b["base_url"], "organization_id": b["organization_id"], "username": b["username"],
         "password": b["password"], "dev_key": b["dev_key"], "signup_date": facts["signup_date"],
         "start_date": facts["start_date"]})
-    accounts = {a["account_type"]: a["id"] for a in rpc(
-        "billcom_qbo.qbo_account", "search_read", [("qbo_company_id", "=", qbo)], ["account_type"])}
+    if test_billcom:
+        rpc("billcom_qbo.billcom_org", "action_test_connection", [org])
+    accounts = {}
+    for account in rpc("billcom_qbo.qbo_account", "search_read", [("qbo_company_id", "=", qbo)],
+                       ["account_type", "account_sub_type"]):
+        accounts.setdefault(account["account_sub_type"], account["id"])
+        accounts.setdefault(account["account_type"], account["id"])
     return rpc("billcom_qbo.connection", "create", {
         "name": name, "company_id": company, "qbo_company_id": qbo, "billcom_org_id": org,
-        "auto_sync": False, "bank_account_id": accounts.get("Bank"), "deposit_account_id": accounts.get("Bank"),
-        "ap_account_id": accounts.get("Accounts Payable"), "ar_account_id": accounts.get("Accounts Receivable")})
+        "auto_sync": False, "bank_account_id": accounts.get("Checking") or accounts.get("Bank"),
+        "deposit_account_id": accounts.get("UndepositedFunds") or accounts.get("Bank"),
+        "ap_account_id": accounts.get("Accounts Payable"),
+        "ar_account_id": accounts.get("Accounts Receivable")})
+
+
+@contextlib.contextmanager
+def odoo_and_sandboxes(workload, latency, *odoo_options):
+    """A new database with the add-on, the sandboxes (``workload`` company,
+    ``latency`` seconds a request) and Odoo started with ``odoo_options``:
+    yields (odoo, rpc as the administrator, the sandboxes' process, what they
+    printed); stops all of it and drops the database at the end."""
+    odoo = odoo_from_environment()
+    sandboxes = None
+    try:
+        odoo.install()
+        sandboxes, ready = start_sandboxes(workload, latency)
+        say(f"Sandboxes up: {workload} company, {latency * 1000:.0f} ms a request")
+        odoo.start(*odoo_options)
+        yield odoo, Rpc(odoo.url, odoo.db, *ADMIN), sandboxes, ready
+    finally:
+        if sandboxes:
+            stop_sandboxes(sandboxes)
+        odoo.stop()

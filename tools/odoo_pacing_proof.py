@@ -18,8 +18,7 @@ import json
 import sys
 import time
 
-from odoo_harness import ADMIN, FINISHED, Rpc, connect, odoo_from_environment, say, start_sandboxes, \
-    stop_sandboxes
+from odoo_harness import FINISHED, connect, odoo_and_sandboxes, say
 
 
 def ask(sandboxes, command):
@@ -34,13 +33,8 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per sandbox request")
     parser.add_argument("--timeout", type=int, default=900)
     args = parser.parse_args(argv)
-    odoo = odoo_from_environment()
-    sandboxes = None
-    try:
-        odoo.install()
-        sandboxes, ready = start_sandboxes(args.workload, args.latency)
-        odoo.start("--workers=2", "--max-cron-threads=2", "--limit-time-real=15", "--limit-time-real-cron=90")
-        rpc = Rpc(odoo.url, odoo.db, *ADMIN)
+    with odoo_and_sandboxes(args.workload, args.latency, "--workers=2", "--max-cron-threads=2",
+                            "--limit-time-real=15", "--limit-time-real-cron=90") as (_odoo, rpc, sandboxes, ready):
         syncing = connect(rpc, ready["config"], name="Synced")
         both = rpc("billcom_qbo.connection", "read", [syncing], ["qbo_company_id", "billcom_org_id",
                                                                   "bank_account_id", "deposit_account_id",
@@ -88,10 +82,6 @@ def main(argv=None):
         ok = refused == 0 and run["state"] == "done" and not preview["preview_error"]
         print("OK: nothing refused" if ok else "FAILED")
         return 0 if ok else 1
-    finally:
-        if sandboxes:
-            stop_sandboxes(sandboxes)
-        odoo.stop()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import os
 import pathlib
 import sys
 
-from odoo_harness import ADMIN, REPO, Rpc, odoo_from_environment, say, start_sandboxes, stop_sandboxes
+from odoo_harness import ADMIN, REPO, connect, odoo_and_sandboxes, say
 
 VIEWPORT = {"width": 1280, "height": 800}
 WORKER_TIMEOUT = 600_000  # ms: a preview or a run, done by the scheduler workers
@@ -84,30 +84,6 @@ def add_qbo_company(rpc, config, name):
         "local_base_url": q["base_url"], "local_token_url": q["token_url"],
         "local_authorize_url": q["authorize_url"], "local_revoke_url": q["revoke_url"],
         "client_id": q["client_id"], "client_secret": q["client_secret"]})
-
-
-def add_connection(rpc, config, qbo, name):
-    """The QuickBooks company's accounts, the Bill.com organization (tested) and the connection."""
-    b, facts = config["billcom"], config["facts"]
-    company = rpc("res.users", "read", [rpc.uid], ["company_id"])[0]["company_id"][0]
-    rpc("billcom_qbo.qbo_company", "action_refresh_accounts", [qbo])
-    org = rpc("billcom_qbo.billcom_org", "create", {
-        "name": f"{name} (Bill.com)", "company_id": company, "environment": "local",
-        "local_base_url": b["base_url"], "organization_id": b["organization_id"], "username": b["username"],
-        "password": b["password"], "dev_key": b["dev_key"], "signup_date": facts["signup_date"],
-        "start_date": facts["start_date"]})
-    rpc("billcom_qbo.billcom_org", "action_test_connection", [org])
-    accounts = {}
-    for account in rpc("billcom_qbo.qbo_account", "search_read", [("qbo_company_id", "=", qbo)],
-                       ["account_type", "account_sub_type"]):
-        accounts.setdefault(account["account_sub_type"], account["id"])
-        accounts.setdefault(account["account_type"], account["id"])
-    return rpc("billcom_qbo.connection", "create", {
-        "name": name, "company_id": company, "qbo_company_id": qbo, "billcom_org_id": org,
-        "auto_sync": False, "bank_account_id": accounts.get("Checking") or accounts.get("Bank"),
-        "deposit_account_id": accounts.get("UndepositedFunds") or accounts.get("Bank"),
-        "ap_account_id": accounts.get("Accounts Payable"),
-        "ar_account_id": accounts.get("Accounts Receivable")})
 
 
 def connect_quickbooks(s):
@@ -209,15 +185,8 @@ def main(argv=None):
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    odoo = odoo_from_environment()
-    sandboxes = None
-    try:
-        odoo.install()
-        sandboxes, ready = start_sandboxes(args.workload, args.latency)
-        say(f"Sandboxes up: {args.workload} company, {args.latency * 1000:.0f} ms a request")
-        # threaded, as a developer runs it: the web client's bus needs no separate port
-        odoo.start("--max-cron-threads=2")
-        rpc = Rpc(odoo.url, odoo.db, *ADMIN)
+    # threaded, as a developer runs it: the web client's bus needs no separate port
+    with odoo_and_sandboxes(args.workload, args.latency, "--max-cron-threads=2") as (odoo, rpc, _sb, ready):
         # where Intuit (here the sandbox) sends the browser back
         rpc("ir.config_parameter", "set_param", "web.base.url", odoo.url)
         qbo = add_qbo_company(rpc, ready["config"], "Northwind")
@@ -229,19 +198,15 @@ def main(argv=None):
                 sign_in(page, odoo.url)
                 screens = Screens(page, odoo.url, out)
                 connect_quickbooks(screens)
-                connection = add_connection(rpc, ready["config"], qbo, "Northwind")
+                connection = connect(rpc, ready["config"], "Northwind", qbo=qbo, test_billcom=True)
                 show_qbo_company(screens)
                 walk(screens, rpc, connection)
             finally:
                 browser.close()
-        print()
-        for path, caption in screens.saved:
-            print(f"{path.name}: {caption}")
-        return 0
-    finally:
-        if sandboxes:
-            stop_sandboxes(sandboxes)
-        odoo.stop()
+    print()
+    for path, caption in screens.saved:
+        print(f"{path.name}: {caption}")
+    return 0
 
 
 if __name__ == "__main__":
