@@ -27,8 +27,6 @@ from odoo.addons.base.models.ir_cron import MIN_TIME_PER_JOB
 from odoo.service import server as odoo_server
 from odoo.tools import config
 
-from . import engine
-from .odoo_store import OdooStore
 from .sync_run import RUN_LOCK_CLASS
 
 _logger = logging.getLogger(__name__)
