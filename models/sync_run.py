@@ -106,7 +106,8 @@ class SyncRun(models.Model):
                 continue
             parts = [run.stage_text]
             if run.progress_total:
-                parts.append(self.env._("%(done)s of %(total)s records", done=run.progress_done,
+                # the engine plans a type (and a page) at a time: the total grows as it goes
+                parts.append(self.env._("%(done)s of %(total)s records planned so far", done=run.progress_done,
                                         total=run.progress_total))
                 parts.append(self.env._("%s written", run.progress_written))
             elapsed = (now - run.started).total_seconds() if run.started else 0
@@ -114,7 +115,7 @@ class SyncRun(models.Model):
                 parts.append(self.env._("%s elapsed", self._duration_words(elapsed)))
                 left = run._seconds_left(elapsed)
                 if left is not None:
-                    parts.append(self.env._("about %s left", self._duration_words(left)))
+                    parts.append(self.env._("about %s left for those", self._duration_words(left)))
             run.progress_text = ", ".join(p for p in parts if p)
 
     def _stage_words(self):
