@@ -6,7 +6,7 @@
     'license': 'LGPL-3',
     'category': 'Accounting',
     'depends': ['base', 'mail'],
-    'external_dependencies': {'python': ['requests']},
+    'external_dependencies': {'python': ['requests', 'urllib3']},
     'data': [
         'security/security.xml',
         'security/ir.model.access.csv',
