@@ -12,7 +12,7 @@ TARGET_REQUESTS = 1.05
 TARGET_WALL = 1.25
 TARGET_CPU_PLANNED_US = 50
 TARGET_CPU_WRITTEN_US = 200
-TARGET_MEMORY_MB = 300
+TARGET_MEMORY_MB = 120  # peak of a first sync at the mid-size company; a 10x one within 10% of it
 TARGET_QUIET_SECONDS = 2.0
 W = 16  # width of a figure column
 
