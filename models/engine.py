@@ -97,7 +97,8 @@ def is_billcom_error(error):
 # An object type, and the types whose records refer to it: a record retried
 # now may unblock those (a vendor its bills, a bill its payments).
 _LISTS = ("account", "class", "location", "item", "term")
-_DOCUMENTS_AND_PAYMENTS = ("bill", "invoice", "vendor_credit", "credit_memo", "bill_payment", "received_payment")
+PAYMENT_TYPES = ("bill_payment", "received_payment")
+_DOCUMENTS_AND_PAYMENTS = ("bill", "invoice", "vendor_credit", "credit_memo", *PAYMENT_TYPES)
 DEPENDENTS = {
     **{t: _DOCUMENTS_AND_PAYMENTS for t in _LISTS},
     "vendor": ("bill", "vendor_credit", "bill_payment"),

@@ -111,6 +111,9 @@ class SyncRunLine(models.Model):
     def action_exclude(self):
         """Don't sync this record (reversible from the connection)."""
         self._check_fixable()
+        if self.object_type in engine.PAYMENT_TYPES:
+            raise UserError(self.env._("A payment follows its bill or invoice: choose \"Don't sync this record\" "
+                                       "on the bill or invoice instead."))
         side, rid = self._source()
         connection = self.connection_id
         Excluded = self.env["billcom_qbo.excluded_record"].sudo()

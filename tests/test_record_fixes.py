@@ -1,5 +1,6 @@
 """Fixes a finance user makes from a run line, proven by what each side holds
 afterwards, the tie-out, and the connection's chatter saying who did what."""
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import SyncCase
@@ -91,3 +92,12 @@ class TestRecordFixes(SyncCase):
         names = [v["name"] for v in self.billcom_sb.all("vendors")]
         self.assertNotIn("Pacific Gas", names, "no second vendor was created")
         self.assertTrue(result.books_agree, result.tie_out_verdict)
+
+    def test_a_payment_is_not_excluded_on_its_own(self):
+        run = self.env["billcom_qbo.run"].create({
+            "connection_id": self.connection.id, "trigger": "manual", "state": "partial",
+            "line_ids": [(0, 0, {"object_type": "bill_payment", "direction": "billcom_to_qbo", "action": "error",
+                                 "record": "Payment of bill NL-1001", "billcom_id": "0pm01", "state": "failed"})]})
+        with self.assertRaisesRegex(UserError, "follows its bill or invoice"):
+            run.line_ids.action_exclude()
+        self.assertFalse(self.connection.excluded_ids)
