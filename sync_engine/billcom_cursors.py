@@ -30,6 +30,7 @@ import logging
 
 from .billcom.client import MAX_PAGE
 from .errors import RemoteError
+from .qbo_cursor import RunWindow
 
 _log = logging.getLogger(__name__)
 
@@ -66,21 +67,13 @@ def format_stamp(ms):
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
-class BillComWindow:
-    """What a run knows about Bill.com records changed since its planning window
-    began: those the planning read saw, and those the run itself wrote, each with
-    the ``updatedTime`` it had then ({collection: {id: ms}})."""
+class BillComWindow(RunWindow):
+    """Bill.com records changed since the planning window began, each with the
+    ``updatedTime`` it had then ({collection: {id: ms}})."""
 
     def __init__(self, start):
+        super().__init__()
         self.start_ms = int(start * 1000)
-        self.seen = {}
-        self.own = {}
-
-    def saw(self, collection, obj):
-        self._note(self.seen, collection, obj)
-
-    def wrote(self, collection, obj):
-        self._note(self.own, collection, obj)
 
     def _note(self, where, collection, obj):
         if not isinstance(obj, dict) or not obj.get("id"):

@@ -46,21 +46,33 @@ def last_updated(obj):
     return int(moment.timestamp())
 
 
-class QboWindow:
-    """QuickBooks records changed since the planning window began: seen by the
-    planning read and written by the run, each with its SyncToken then."""
+class RunWindow:
+    """Records changed since a run's planning window began, as the run knows
+    them: ``seen`` by its planning read, ``own`` written by the run itself.
+    ``_note`` says how one side keeps a record (its version then)."""
 
-    def __init__(self, start, entities):
-        self.start = int(start)
-        self.entities = list(entities)
+    def __init__(self):
         self.seen = {}
         self.own = {}
 
-    def saw(self, entity, obj):
-        self._note(self.seen, entity, obj)
+    def saw(self, where, obj):
+        self._note(self.seen, where, obj)
 
-    def wrote(self, entity, obj):
-        self._note(self.own, entity, obj)
+    def wrote(self, where, obj):
+        self._note(self.own, where, obj)
+
+    def _note(self, book, where, obj):
+        raise NotImplementedError
+
+
+class QboWindow(RunWindow):
+    """QuickBooks records changed since the planning window began, each with
+    its SyncToken then (by entity)."""
+
+    def __init__(self, start, entities):
+        super().__init__()
+        self.start = int(start)
+        self.entities = list(entities)
 
     def _note(self, where, entity, obj):
         if not isinstance(obj, dict) or obj.get("Id") is None:
