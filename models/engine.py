@@ -15,6 +15,8 @@ from ..sync_engine import errors as engine_errors  # noqa: F401  (re-exported)
 from ..sync_engine import rules as engine_rules  # noqa: F401  (re-exported)
 from ..sync_engine import service as engine_service
 from ..sync_engine import stages  # noqa: F401  (a run's stage in words)
+from ..sync_engine.mapping import (PAYMENT_TYPES, search_text_of,  # noqa: F401  (re-exported)
+                                   types_depending_on)
 from ..sync_engine.pacing import PacingBoard, window_wait  # noqa: F401  (implemented over PostgreSQL)
 from ..sync_engine.tokens import StoredTokens, TokenKeeper  # noqa: F401  (implemented over PostgreSQL)
 from ..sync_engine.plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC
@@ -93,37 +95,6 @@ def is_billcom_error(error):
     """Whether an engine error came from Bill.com (else QuickBooks or the engine)."""
     return getattr(error, "side", None) == "Bill.com"
 
-
-# An object type, and the types whose records refer to it: a record retried
-# now may unblock those (a vendor its bills, a bill its payments).
-_LISTS = ("account", "class", "location", "item", "term")
-PAYMENT_TYPES = ("bill_payment", "received_payment")
-_DOCUMENTS_AND_PAYMENTS = ("bill", "invoice", "vendor_credit", "credit_memo", *PAYMENT_TYPES)
-DEPENDENTS = {
-    **{t: _DOCUMENTS_AND_PAYMENTS for t in _LISTS},
-    "vendor": ("bill", "vendor_credit", "bill_payment"),
-    "customer": ("invoice", "credit_memo", "received_payment"),
-    "bill": ("bill_payment",), "vendor_credit": ("bill_payment",),
-    "invoice": ("received_payment",), "credit_memo": ("received_payment",),
-}
-
-
-def types_depending_on(object_type):
-    return [object_type, *DEPENDENTS.get(object_type, ())]
-
-
-def search_text_of(record):
-    """What to search the other side for, from a run line's record:
-    "Bill NL-1002 (Norton Lumber)" -> "NL-1002", "Vendor Norton Lumber" -> "Norton Lumber"."""
-    text = (record or "").split(" (")[0]
-    for words in (2, 1):  # "Vendor credit VC-7", "Bill NL-1002"
-        parts = text.split(" ", words)
-        if len(parts) > words and " ".join(parts[:words]).capitalize() in _TYPE_LABELS:
-            return parts[words]
-    return text
-
-
-_TYPE_LABELS = {t.replace("_", " ").capitalize() for t in (*_LISTS, "vendor", "customer", *_DOCUMENTS_AND_PAYMENTS)}
 
 
 # What a remote chore (test connection, refresh accounts, revoke...) may raise

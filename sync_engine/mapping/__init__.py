@@ -30,7 +30,7 @@ __all__ = [
     "CREDIT_APPLICATION", "PAYMENT_MARK_QBO", "PAYMENT_MARK_BILLCOM", "MAPPERS", "Mapper",
     "read_qbo", "read_billcom", "qbo_body", "qbo_update_body", "billcom_body",
     "qbo_payment_body", "billcom_payment_body", "origin_mark", "read_origin_mark",
-    "neutral", "refs_in", "diff", "lines_total", "record_money",
+    "neutral", "refs_in", "diff", "lines_total", "record_money", "types_depending_on", "search_text_of",
 ]
 
 # object type -> Mapper
@@ -61,6 +61,33 @@ def record_money(record):
     except (InvalidOperation, ValueError):
         return None, None
     return amount, (record.facts.get("currency") or "USD").upper()
+
+
+# The types whose records refer to a type's records: a record synced again
+# may unblock those (a vendor its bills, a bill its payments).
+DEPENDENTS = {
+    **{t: DOCUMENT_TYPES + PAYMENT_TYPES for t in LIST_TYPES},
+    "vendor": ("bill", "vendor_credit", "bill_payment"),
+    "customer": ("invoice", "credit_memo", "received_payment"),
+    "bill": ("bill_payment",), "vendor_credit": ("bill_payment",),
+    "invoice": ("received_payment",), "credit_memo": ("received_payment",),
+}
+
+
+def types_depending_on(object_type):
+    """``object_type`` and the types whose records may refer to it."""
+    return [object_type, *DEPENDENTS.get(object_type, ())]
+
+
+def search_text_of(label):
+    """The name or number in a record's label, to find its twin by:
+    "Bill NL-1002 (Norton Lumber)" -> "NL-1002", "Vendor Norton Lumber" -> "Norton Lumber"."""
+    text = (label or "").split(" (")[0]
+    for object_type in sorted(ENTITIES, key=lambda t: -len(t)):  # "Vendor credit" before "Vendor"
+        prefix = type_label(object_type) + " "
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def read_qbo(object_type, obj):

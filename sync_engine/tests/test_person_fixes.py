@@ -96,3 +96,12 @@ def test_twin_search_on_either_side():
         nl = next(f for f in on_qbo if f["label"].startswith("Bill NL-1001"))
         assert nl["amount"] is not None and nl["currency"] == "USD"
         assert twin_candidates(c.config, "vendor", "qbo", "Nobody by that name") == []
+
+
+def test_what_a_twin_search_starts_from_and_what_a_retry_syncs():
+    from sync_engine.mapping import search_text_of, types_depending_on
+    assert search_text_of("Bill NL-1002 (Norton Lumber)") == "NL-1002"
+    assert search_text_of("Vendor credit VC-7 (Hicks Hardware)") == "VC-7"
+    assert search_text_of("Vendor Norton Lumber") == "Norton Lumber"
+    assert types_depending_on("vendor") == ["vendor", "bill", "vendor_credit", "bill_payment"]
+    assert types_depending_on("bill_payment") == ["bill_payment"]
