@@ -71,3 +71,17 @@ class TestHealth(SandboxMixin, TransactionCase):
             fields.Datetime.now() + datetime.timedelta(days=9))
         self.connection._check_authorization_notice()
         self.assertEqual(self.connection.activity_ids.summary, "Reconnect QuickBooks")
+
+    def test_who_must_reconnect_is_said(self):
+        """A refused QuickBooks authorization: a sync manager sees what to press,
+        a plain sync user sees which administrator action is needed."""
+        from odoo.tests import new_test_user
+        user = new_test_user(self.env, login="plain_sync_user", groups="billcom_qbo_sync.group_sync_user")
+        manager = new_test_user(self.env, login="sync_manager_2", groups="billcom_qbo_sync.group_sync_manager")
+        Connection = self.env["billcom_qbo.connection"]
+        as_user = Connection.with_user(user).get_views([(False, "form")])["views"]["form"]["arch"]
+        as_manager = Connection.with_user(manager).get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn("A Bill.com Sync administrator must", as_user)
+        self.assertNotIn("action_connect_qbo", as_user, "no button the user could not use")
+        self.assertIn("action_connect_qbo", as_manager)
+        self.assertNotIn("A Bill.com Sync administrator must", as_manager)
