@@ -32,6 +32,7 @@ from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex, 
 from .qbo.client import BATCH_MAX_ITEMS as QBO_BATCH_SIZE, BatchItem
 from .qbo.errors import StaleObject
 from .records import MappingError
+from .rules import Code
 from .secrets import Scrubber
 from .store import Link
 
@@ -492,7 +493,7 @@ class Executor:
             if self._changed_in_qbo_since_the_last_sync(otype, current):
                 # a person edited it in QuickBooks between planning and writing:
                 # the same case the planner holds as a conflict, never overwritten
-                item.line.action, item.line.rule_code = "conflict", "conflict"
+                item.line.action, item.line.rule_code = "conflict", Code.CONFLICT
                 item.line.direction = NO_DIRECTION
                 item.line.message = ("Changed in QuickBooks while this run was writing the Bill.com change; "
                                      "held until one side is corrected or a master side is set.")

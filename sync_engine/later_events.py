@@ -13,6 +13,7 @@ from .mapping import CREDIT_APPLICATION, ENTITIES, read_billcom, read_qbo
 from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, PlanItem
 from .qbo.errors import ObjectNotFound
 from .records import Record, Ref
+from .rules import Code
 from .store import RunLine
 
 
@@ -36,7 +37,7 @@ class LaterEvents:
                 # QuickBooks is the book of record for what came from it: nothing
                 # is deleted there, but the difference is said on every run
                 label = (q.label if q is not None and not q.deleted else None) or b.label
-                return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code="deleted",
+                return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code=Code.DELETED,
                                         qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned",
                                         message="Archived in Bill.com after it synced; QuickBooks keeps it, as it was "
                                                 "entered there. Delete or void it in QuickBooks if it should go, or "
@@ -51,24 +52,24 @@ class LaterEvents:
         label = (twin.label if twin is not None else None) or (q or b).label
         where = "QuickBooks" if source == "qbo" else "Bill.com"
         there = "Bill.com" if source == "qbo" else "QuickBooks"
-        self._gone[(otype, "qbo", link.qbo_id)] = self._gone[(otype, "billcom", link.billcom_id)] = \
+        self.run.gone[(otype, "qbo", link.qbo_id)] = self.run.gone[(otype, "billcom", link.billcom_id)] = \
             f"{label} was {how} in {where} after it synced"
         direction = QBO_TO_BC if source == "qbo" else BC_TO_QBO
         ids = dict(qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned")
         if twin is None or twin.deleted or not twin.facts.get("active", True) or twin.facts.get("voided"):
-            return PlanItem(RunLine(otype, direction, "archive", label, rule_code="deleted",
+            return PlanItem(RunLine(otype, direction, "archive", label, rule_code=Code.DELETED,
                                     message=f"{how.capitalize()} in {where}; already gone in {there}.", **ids),
                             source=q if source == "qbo" else b, target=None)
         paid = Decimal(twin.facts["total"]) - Decimal(twin.facts["balance"])
         if paid:
-            return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code="deleted",
+            return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", label, rule_code=Code.DELETED,
                                     message=f"{how.capitalize()} in {where} after it synced, but {paid:.2f} of it is "
                                             f"already paid or credited in {there}. Nothing was changed: re-enter it "
                                             f"in {where}, or void the payment in {there} and then remove it there.",
                                     **ids))
         action = "archive in Bill.com" if twin_side == "billcom" else (
             "void in QuickBooks" if otype == "invoice" else "delete in QuickBooks")
-        return PlanItem(RunLine(otype, direction, "archive", label, rule_code="deleted",
+        return PlanItem(RunLine(otype, direction, "archive", label, rule_code=Code.DELETED,
                                 message=f"{how.capitalize()} in {where} after it synced and unpaid in {there}: "
                                         f"{action}.", **ids),
                         source=q if source == "qbo" else b, target=twin)
@@ -90,7 +91,7 @@ class LaterEvents:
         where = "QuickBooks" if source == "qbo" else "Bill.com"
         how = "deleted" if rec.deleted else "voided"
         if link.billcom_id.startswith(CREDIT_APPLICATION):
-            return PlanItem(RunLine(otype, QBO_TO_BC, "conflict", rec.label, rule_code="deleted",
+            return PlanItem(RunLine(otype, QBO_TO_BC, "conflict", rec.label, rule_code=Code.DELETED,
                                     qbo_id=link.qbo_id, billcom_id=link.billcom_id, state="planned",
                                     message=f"{how.capitalize()} in QuickBooks: it applied a credit entered in "
                                             "Bill.com. Take the credit off the document in Bill.com, or apply "
@@ -105,11 +106,11 @@ class LaterEvents:
                                             "one way here, so Bill.com still shows it: void it in Bill.com too. "
                                             + verdict.message, **ids))
         if direction == QBO_TO_BC and otype == "received_payment":
-            return PlanItem(RunLine(otype, direction, "conflict", label, rule_code="deleted",
+            return PlanItem(RunLine(otype, direction, "conflict", label, rule_code=Code.DELETED,
                                     message=f"{how.capitalize()} in QuickBooks after it synced. Bill.com's API cannot "
                                             "void a received payment: reverse it in Bill.com by hand.", **ids))
         there = "Bill.com" if source == "qbo" else "QuickBooks"
-        return PlanItem(RunLine(otype, direction, "void", label, rule_code="deleted",
+        return PlanItem(RunLine(otype, direction, "void", label, rule_code=Code.DELETED,
                                 message=f"{how.capitalize()} in {where} after it synced: voided in {there} too.",
                                 **ids), source=rec)
 
@@ -136,7 +137,7 @@ class LaterEvents:
                         synced[f"{credit['document'].remote_id}|{credit['credit'].remote_id}"] += \
                             Decimal(credit["amount"])
         out = []
-        for doc in self._bc_documents.get(doc_type, ()):
+        for doc in self.run.bc_documents.get(doc_type, ()):
             link = links.by_bc.get((doc_type, doc.remote_id))
             if link is None or links.written(link):  # linked by this run's own create: next run
                 continue
@@ -160,16 +161,16 @@ class LaterEvents:
         for link in links.by_bc.of_type("credit_memo"):
             if delta <= 0 or links.written(link):
                 continue
-            if link.billcom_id not in self._memo_room:
+            if link.billcom_id not in self.run.memo_room:
                 memo = self._read_twin("credit_memo", "billcom", link)
                 twin = self._read_twin("credit_memo", "qbo", link) if memo is not None else None
                 room = Decimal(twin.facts["balance"]) - Decimal(memo.facts["balance"]) if twin else Decimal(0)
-                self._memo_room[link.billcom_id] = (memo.values["customer"].remote_id if memo else None, room)
-            owner, room = self._memo_room[link.billcom_id]
+                self.run.memo_room[link.billcom_id] = (memo.values["customer"].remote_id if memo else None, room)
+            owner, room = self.run.memo_room[link.billcom_id]
             take = min(room, delta) if owner == customer else Decimal(0)
             if take > 0:
                 parts.append((link.billcom_id, take))
-                self._memo_room[link.billcom_id] = (owner, room - take)
+                self.run.memo_room[link.billcom_id] = (owner, room - take)
                 delta -= take
         return [self._credit_record(otype, invoice, parts, credited)] if parts else []
 
@@ -193,7 +194,7 @@ class LaterEvents:
         index = links.by_qbo if rec.side == "qbo" else links.by_bc
         for applied in rec.values["applied"]:
             ref = applied["document"]
-            why = self._gone.get((doc_type, rec.side, ref.remote_id))
+            why = self.run.gone.get((doc_type, rec.side, ref.remote_id))
             link = index.get((doc_type, ref.remote_id))
             if why is None and link is not None and (link.snapshot or {}).get("closed"):
                 why = (link.snapshot or {})["closed"]

@@ -17,7 +17,6 @@ bill's version on one side is not mistaken for an edit.
 import datetime
 import logging
 from collections import defaultdict
-from decimal import Decimal
 
 from . import billcom_cursors, qbo_cursor, rules
 from .billcom_cursors import BillComWindow
@@ -28,10 +27,13 @@ from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES
 from .billcom.errors import NotFound as BillComNotFound
 from .errors import RECORD, RemoteError
 from .later_events import LaterEvents
+from .payment_planning import PaymentPlanning
+from .planning_state import Facts, RunState, TypeState, newest_per_id
 # the plan and its parts are re-exported for callers
 from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex, Plan, PlanItem  # noqa: F401
 from .qbo.errors import ObjectNotFound
 from .records import MappingError, Record
+from .rules import Code
 from .store import Link, RunLine
 
 _log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ PLAN_PAGE = 1000              # QuickBooks records planned (and in a run carried
 UNFILTERABLE = {"payment-terms"}
 
 
-class Planner(LaterEvents):
+class Planner(PaymentPlanning, LaterEvents):
     def __init__(self, config, store, remote, clock=None, rule_book=None):
         self.config = config
         self.store = store
@@ -58,7 +60,7 @@ class Planner(LaterEvents):
         facts = self.config.facts
         mode = self.rules.payment_sync_mode(facts.signup_date, facts.under_accountant_console)
         credits = self.rules.credit_memo_start_date(facts.start_date)
-        return _Facts(self.remote, {"payment_sync_mode": mode.value, "payment_rule": mode,
+        return Facts(self.remote, {"payment_sync_mode": mode.value, "payment_rule": mode,
                                     "credit_memos_sync": credits.allowed, "credit_rule": credits})
 
     # --------------------------------------------------------------- plan
@@ -75,11 +77,7 @@ class Planner(LaterEvents):
         plan = Plan()
         plan.facts = self.connection_facts()
         plan.links = LinkIndex(self.store.load_links())
-        self._planned = set()  # (object_type, side, remote_id) of records to be created this run
-        self._gone = {}        # (object_type, side, remote_id) -> why a synced document ended this run
-        self._bc_documents = {}  # bill / invoice -> Bill.com records read this run that apply credits
-        self._qbo_names = {}     # vendor / customer -> QuickBooks names read this run
-        self._memo_room = {}     # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
+        self.run = RunState(dict(self.store.get_cursors() or {}))
         self._start_reads(plan)
         return plan
 
@@ -103,39 +101,34 @@ class Planner(LaterEvents):
     def _start_reads(self, plan):
         """Cursors and windows; on an incremental day, the one CDC call (it
         answers for every entity at once and is small)."""
-        cursors = dict(self.store.get_cursors() or {})
-        now = self.clock.now()
+        run, now = self.run, self.clock.now()
+        cursors = run.cursors
         qbo_since = cursors.get("qbo")
         # what this read sees from the start of the next window on: the executor
         # moves the CDC cursor past the run's own writes (qbo_cursor)
         qwindow = plan.qbo_window = QboWindow(now - CURSOR_OVERLAP, [ENTITIES[t][0] for t in self.types])
-        self._cdc = None
         if qbo_since and now - float(qbo_since) < CDC_MAX_AGE:
             plan.full_read["qbo"] = False
             settled = cursors.get(qbo_cursor.KEY)  # a QuickBooks time, every change up to it accounted for
             start = float(settled) if settled else float(qbo_since) - CURSOR_OVERLAP
             since = datetime.datetime.fromtimestamp(start, datetime.timezone.utc)
             result = self.remote.qbo.cdc([ENTITIES[t][0] for t in self.types], since)
-            self._cdc = defaultdict(list)
+            run.cdc = defaultdict(list)
             for entity, objects in _cdc_entities(result):
                 otype = QBO_TYPE.get(entity)
                 if otype in self.types:
                     for obj in objects:
                         qwindow.saw(entity, obj)
-                        self._cdc[otype].append(obj)
+                        run.cdc[otype].append(obj)
         else:
             plan.full_read["qbo"] = True
         plan.cursors["qbo"] = str(now)
-        self._bc_since = cursors.get("billcom")
-        self._cursors = cursors
-        plan.full_read["billcom"] = self._full_billcom_read = not self._bc_since
+        plan.full_read["billcom"] = run.full_billcom_read
         # what this read sees from the start of the next window on: the executor
         # moves each collection's cursor past the run's own writes (billcom_cursors)
         plan.billcom_window = BillComWindow(now - CURSOR_OVERLAP)
         plan.cursors["billcom"] = str(now)
-        self._attachment_index = None
         # records that failed last time are read again by id, whatever the cursors say
-        self._retries = defaultdict(list)   # object type -> [(side, remote id)]
         for side, otype, rid in self.store.get_retries() or []:
             if otype not in self.types:
                 continue
@@ -144,18 +137,18 @@ class Planner(LaterEvents):
                 otype, rid = ("bill" if otype == "bill_payment" else "invoice"), rid.split(":")[1]
                 if otype not in self.types:
                     continue
-            self._retries[otype].append((side, rid))
+            run.retries[otype].append((side, rid))
 
     def _billcom_records(self, otype, plan):
         """The Bill.com records of ``otype`` changed since the cursor (all on a first sync)."""
         collection = ENTITIES[otype][1]
         filters = None
-        if self._bc_since and collection not in UNFILTERABLE:
-            settled = self._cursors.get(billcom_cursors.key(collection))
+        if self.run.bc_since and collection not in UNFILTERABLE:
+            settled = self.run.cursors.get(billcom_cursors.key(collection))
             if settled:  # a time Bill.com stamped, every record up to it accounted for
                 filters = [("updatedTime", "gte", settled)]
             else:
-                stamp = datetime.datetime.fromtimestamp(float(self._bc_since) - CURSOR_OVERLAP,
+                stamp = datetime.datetime.fromtimestamp(float(self.run.bc_since) - CURSOR_OVERLAP,
                                                         datetime.timezone.utc)
                 filters = [("updatedTime", "gt", stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"))]
         window = plan.billcom_window
@@ -168,8 +161,8 @@ class Planner(LaterEvents):
         """The QuickBooks records of ``otype`` that changed (all on a full read),
         ``PLAN_PAGE`` at a time."""
         entity = ENTITIES[otype][0]
-        if self._cdc is not None:
-            objects = self._cdc.pop(otype, [])
+        if self.run.cdc is not None:
+            objects = self.run.cdc.pop(otype, [])
             if objects:
                 plan.read += len(objects)
                 yield [self._read("qbo", otype, obj) for obj in objects]
@@ -192,7 +185,7 @@ class Planner(LaterEvents):
         line for each that is gone or unreadable."""
         records, items = [], []
         links = plan.links
-        for retry_side, rid in self._retries.get(otype, ()):
+        for retry_side, rid in self.run.retries.get(otype, ()):
             if retry_side != side or rid in read_ids:
                 continue
             read_ids.add(rid)  # the same record held twice is read once
@@ -217,7 +210,7 @@ class Planner(LaterEvents):
                 items.append(PlanItem(RunLine(
                     otype, QBO_TO_BC if side == "qbo" else BC_TO_QBO, "skip", f"{where} {otype.replace('_', ' ')} {rid}",
                     qbo_id=rid if side == "qbo" else None, billcom_id=rid if side == "billcom" else None,
-                    rule_code="deleted" if gone else "bad_data", state="planned",
+                    rule_code=Code.DELETED if gone else Code.BAD_DATA, state="planned",
                     message=(f"Held from an earlier run, but it no longer exists in {where}; "
                              + ("its twin is left as it is." if linked is not None else "nothing to do.")
                              if gone else f"Held from an earlier run, and {where} would not give it back: {exc}"))))
@@ -228,19 +221,19 @@ class Planner(LaterEvents):
 
     def _forget_written(self, links):
         """Planned creates the run has since written are known by their links now."""
-        self._planned = {key for key in self._planned if not links.has(*key)}
+        self.run.planned = {key for key in self.run.planned if not links.has(*key)}
 
     def attachments(self, entity, remote_id):
         """How many attachments a QBO document has (rule no_attachments). Read once,
         and only when a document is about to be sent, so a quiet day costs nothing."""
-        if self._attachment_index is None:
+        if self.run.attachment_index is None:
             counts = defaultdict(int)
             for att in self.remote.qbo.query("select * from Attachable"):
                 for ref in att.get("AttachableRef") or []:
                     entity_ref = ref.get("EntityRef") or {} if isinstance(ref, dict) else {}
                     counts[(entity_ref.get("type"), str(entity_ref.get("value")))] += 1
-            self._attachment_index = counts
-        return self._attachment_index.get((entity, remote_id), 0)
+            self.run.attachment_index = counts
+        return self.run.attachment_index.get((entity, remote_id), 0)
 
     def _read(self, side, otype, obj):
         try:
@@ -261,12 +254,12 @@ class Planner(LaterEvents):
         bc_records += retried
         if gone:
             yield gone
-        state = _TypeState(otype, plan, bc_records)
+        state = TypeState(otype, plan, bc_records)
         start = (self._payments_start if otype in PAYMENT_TYPES else self._records_start)(state)
         if start:
             yield start
         pages = self._qbo_pages(otype, plan)
-        wanted = {rid for side, rid in self._retries.get(otype, ()) if side == "qbo"}
+        wanted = {rid for side, rid in self.run.retries.get(otype, ()) if side == "qbo"}
         read_ids = set()
         for page in _with_last(pages, lambda: self._retried(otype, "qbo", read_ids, plan)):
             records, items = page if isinstance(page, tuple) else (page, [])
@@ -282,19 +275,6 @@ class Planner(LaterEvents):
         end = (self._payments_end if otype in PAYMENT_TYPES else self._records_end)(state)
         yield _with_money(end, [], state.bc_records)
 
-    def plan_type(self, otype, qbo_records, bc_records, links, facts):
-        """The items of one object type from records already read (all at once)."""
-        plan = Plan(links=links, facts=facts)
-        state = _TypeState(otype, plan, list(bc_records))
-        payments = otype in PAYMENT_TYPES
-        items = (self._payments_start if payments else self._records_start)(state)
-        items += (self._payments_page if payments else self._records_page)(state, list(qbo_records))
-        if state.deferred:
-            deferred, state.deferred = sorted(state.deferred, key=lambda r: r.facts.get("level", 0)), None
-            items += self._records_page(state, deferred)
-        items += (self._payments_end if payments else self._records_end)(state)
-        return items
-
     def _records_start(self, state):
         """Lists, vendors/customers, documents: the Bill.com side, before any
         QuickBooks page (bad data, names QuickBooks would refuse, exclusions,
@@ -304,9 +284,9 @@ class Planner(LaterEvents):
         for rec in state.bc_records:
             (items.append(self._error_item(otype, rec, BC_TO_QBO)) if isinstance(rec, MappingError)
              else b_ok.append(rec))
-        b_ok = _latest(b_ok)
+        b_ok = newest_per_id(b_ok)
         if otype in ("bill", "invoice"):  # what credit applications are found from (later_events)
-            self._bc_documents[otype] = [r for r in b_ok if r.facts.get("credits_applied")]
+            self.run.bc_documents[otype] = [r for r in b_ok if r.facts.get("credits_applied")]
         state.bc_by_id = {r.remote_id: r for r in b_ok}
         held, state.duplicates = self._name_clashes(otype, b_ok, links)
         for rid, verdict in held.items():
@@ -330,9 +310,9 @@ class Planner(LaterEvents):
         for rec in records:
             (items.append(self._error_item(otype, rec, QBO_TO_BC)) if isinstance(rec, MappingError)
              else q_ok.append(rec))
-        q_ok = _latest(q_ok)
+        q_ok = newest_per_id(q_ok)
         if otype in NAME_TYPES and state.deferred is not None:
-            self._qbo_names.setdefault(otype, []).extend(r.values["name"] for r in q_ok if not r.deleted)
+            self.run.qbo_names.setdefault(otype, []).extend(r.values["name"] for r in q_ok if not r.deleted)
         if otype == "customer" and state.deferred is not None:  # parents before their sub-customers
             state.deferred.extend(r for r in q_ok if r.facts.get("level", 0))
             q_ok = [r for r in q_ok if not r.facts.get("level", 0)]
@@ -365,7 +345,7 @@ class Planner(LaterEvents):
                 continue
             page_items.append(self._new_from_qbo(otype, q, state.bc_unlinked, links, facts, state.handled_bc))
         page_items = [i for i in page_items if i is not None]
-        if not self._full_billcom_read:
+        if not self.run.full_billcom_read:
             self._look_up_twins(otype, page_items, links)
         return items + page_items
 
@@ -444,7 +424,7 @@ class Planner(LaterEvents):
                     linked.setdefault((name_key(name),), (name, owner))
         for kind in kinds:
             if kind != otype:
-                for name in self._qbo_names.get(kind, ()):
+                for name in self.run.qbo_names.get(kind, ()):
                     linked.setdefault((name_key(name),), (name, None))
         out, duplicates = {}, {}
         for key, recs in names.items():
@@ -496,7 +476,7 @@ class Planner(LaterEvents):
                 continue
             rec = item.source
             links.add(Link(otype, rec.remote_id, twin.remote_id))
-            self._planned.discard((otype, "qbo", rec.remote_id))
+            self.run.planned.discard((otype, "qbo", rec.remote_id))
             item.line = self._line(otype, NO_DIRECTION, "link", rec, billcom_id=twin.remote_id,
                                    message="Found in Bill.com by its natural key: linked, nothing written.")
             item.target, item.values = twin, None
@@ -524,7 +504,7 @@ class Planner(LaterEvents):
                        record=err.record or f"{side} {otype} {err.remote_id}",
                        qbo_id=err.remote_id if err.side == "qbo" else None,
                        billcom_id=err.remote_id if err.side == "billcom" else None,
-                       rule_code="bad_data", field=err.field,
+                       rule_code=Code.BAD_DATA, field=err.field,
                        message=f"Cannot read this {side} record: {err.field} {err.message}",
                        state="planned")
         return PlanItem(line, retry_next_run=True)
@@ -535,13 +515,13 @@ class Planner(LaterEvents):
         if otype in CREDIT_TYPES and not facts["credit_memos_sync"]:
             return facts["credit_rule"]
         if rec.deleted or not rec.facts.get("active", True):
-            return rules.Verdict(False, "inactive", "Inactive or deleted; nothing to create on the other side.")
+            return rules.Verdict(False, Code.INACTIVE, "Inactive or deleted; nothing to create on the other side.")
         if otype in DOCUMENT_TYPES:
             verdict = self.rules.non_usd(rec.facts.get("currency"))
             if not verdict.allowed:
                 return verdict
             if rec.facts.get("voided"):
-                return rules.Verdict(False, "voided", "Voided; nothing to send.")
+                return rules.Verdict(False, Code.VOIDED, "Voided; nothing to send.")
             if direction == QBO_TO_BC and otype in ("bill", "invoice"):
                 verdict = self.rules.paid_in_qbo(rec.facts["total"], rec.facts["balance"])
                 if not verdict.allowed:
@@ -552,7 +532,8 @@ class Planner(LaterEvents):
                 if not verdict.allowed:
                     return verdict
             if not rec.values.get("number") and otype in ("bill", "invoice"):
-                return rules.Verdict(False, "bad_data", "A bill or invoice number is required to sync.")
+                return rules.Verdict(False, Code.BAD_DATA, "A bill or invoice number is required to sync.",
+                                     retry_next_run=True)
             verdict = self._money_verdict(otype, rec, direction)
             if verdict:
                 return verdict
@@ -582,7 +563,7 @@ class Planner(LaterEvents):
         resolve = links.to_billcom if target_side == "billcom" else links.to_qbo
         missing = []
         for ref in refs_in(rec.values):
-            if resolve(token(ref)) or (ref.object_type, rec.side, ref.remote_id) in self._planned:
+            if resolve(token(ref)) or (ref.object_type, rec.side, ref.remote_id) in self.run.planned:
                 continue
             missing.append(ref)
         return missing
@@ -599,7 +580,7 @@ class Planner(LaterEvents):
         verdict = self._gate_new(otype, rec, facts, direction)
         if verdict:
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
-                                       message=verdict.message), retry_next_run=verdict.code == "bad_data")
+                                       message=verdict.message), retry_next_run=verdict.retry_next_run)
         match = other_unlinked.pop(self._key(rec, links), None) if rec.natural_key else None
         if match is not None:
             q, b = (rec, match) if rec.side == "qbo" else (match, rec)
@@ -614,17 +595,17 @@ class Planner(LaterEvents):
         missing = self._missing_refs(rec, links, target_side)
         if missing:
             ref = missing[0]
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
+            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=Code.MISSING_REFERENCE,
                                        field=ref.object_type,
                                        message=f"Its {ref.object_type} {ref.name or ref.remote_id} is not synced."),
                             retry_next_run=True)
         verdict = self._note_on_create(otype, rec, facts)
-        self._planned.add((otype, rec.side, rec.remote_id))
+        self.run.planned.add((otype, rec.side, rec.remote_id))
         # the values to write are worked out when the write is made: a plan of a
         # large first sync would otherwise hold every record twice
         return PlanItem(self._line(otype, direction, "create", rec, rule_code=verdict and verdict.code,
                                    message=verdict and verdict.message), source=rec,
-                        drop_classes=bool(verdict and verdict.code == "class_per_line"))
+                        drop_classes=bool(verdict and not verdict.allowed))  # only class_per_line refuses
 
     def _note_on_create(self, otype, rec, facts):
         """A rule that changes how a record is created: attachments left behind
@@ -663,7 +644,7 @@ class Planner(LaterEvents):
         rec = q if q is not None else b
         if q is not None and q.deleted:
             return PlanItem(RunLine(otype, QBO_TO_BC, "skip", f"{rec.label}", link.qbo_id, link.billcom_id,
-                                    rule_code="deleted", state="planned",
+                                    rule_code=Code.DELETED, state="planned",
                                     message="Deleted in QuickBooks; the Bill.com copy is left as it is."))
         if otype in DOCUMENT_TYPES and otype in CREDIT_TYPES and not facts["credit_memos_sync"]:
             return None
@@ -674,7 +655,7 @@ class Planner(LaterEvents):
             if not master:
                 changes = {"QuickBooks": diff(snap.get("qbo"), q_vals), "Bill.com": diff(snap.get("billcom"), b_vals)}
                 return PlanItem(RunLine(otype, NO_DIRECTION, "conflict", rec.label, link.qbo_id, link.billcom_id,
-                                        rule_code="conflict", state="planned",
+                                        rule_code=Code.CONFLICT, state="planned",
                                         message="Changed in both QuickBooks and Bill.com since the last sync; "
                                                 "held until one side is corrected or a master side is set.",
                                         diff={f"{side}: {k}": v for side, d in changes.items() for k, v in d.items()}),
@@ -704,177 +685,6 @@ class Planner(LaterEvents):
         line = RunLine(otype, direction, "update", rec.label, link.qbo_id, link.billcom_id,
                        rule_code=code, message=message, diff=changes, state="planned")
         return PlanItem(line, source=source, target=target, values=values, drop_classes=code is not None)
-
-    # ------------------------------------------------------------ payments
-    def _payments_start(self, state):
-        """Payments: the Bill.com side, held until every QuickBooks page is read
-        (a payment recorded by an earlier run is found from either side)."""
-        otype, links = state.otype, state.links
-        items = [self._error_item(otype, r, BC_TO_QBO) for r in state.bc_records if isinstance(r, MappingError)]
-        b_ok = _latest([r for r in state.bc_records if not isinstance(r, MappingError)])
-        b_ok += self._credit_applications(otype, b_ok, links)
-        state.b_ok = b_ok
-        state.b_by_origin = {r.facts["origin"]: r for r in b_ok if r.facts.get("origin")}
-        state.origins = {r.facts["origin"] for r in b_ok if r.facts.get("origin")}
-        state.bc_ids = {r.remote_id for r in b_ok}
-        return items
-
-    def _payments_page(self, state, records):
-        """One page of QuickBooks payments: voids of synced ones, new ones."""
-        otype, links = state.otype, state.links
-        doc_type = "bill" if otype == "bill_payment" else "invoice"
-        two_way = state.facts["payment_sync_mode"] == rules.TWO_WAY
-        items = [self._error_item(otype, r, QBO_TO_BC) for r in records if isinstance(r, MappingError)]
-        q_ok = _latest([r for r in records if not isinstance(r, MappingError)])
-        for q in q_ok:  # what the Bill.com side asks about, kept for the end of the type
-            if q.remote_id in state.origins:
-                state.q_by_id[q.remote_id] = q
-            if q.facts.get("origin") in state.bc_ids:
-                state.q_by_origin[q.facts["origin"]] = q
-        for q in q_ok:
-            link = links.by_qbo.get((otype, q.remote_id))
-            if link is not None:
-                # payments are written once; a later void is followed, edits are not
-                if (q.deleted or q.facts.get("voided")) and not (link.snapshot or {}).get("closed"):
-                    items.append(self._payment_ended(otype, q, link, two_way))
-                continue
-            if q.deleted or q.facts.get("origin"):
-                continue
-            twin = state.b_by_origin.get(q.remote_id)
-            if twin is not None:
-                continue  # linked from the Bill.com side
-            items.append(self._new_payment(otype, doc_type, q, links, QBO_TO_BC, two_way))
-        return [i for i in items if i is not None]
-
-    def _payments_end(self, state):
-        """The Bill.com payments: voids of synced ones, ones an earlier run
-        recorded (linked now), new ones."""
-        otype, links = state.otype, state.links
-        doc_type = "bill" if otype == "bill_payment" else "invoice"
-        two_way = state.facts["payment_sync_mode"] == rules.TWO_WAY
-        items = []
-        for b in state.b_ok:
-            link = links.by_bc.get((otype, b.remote_id))
-            if link is not None:
-                if b.facts.get("voided") and not (link.snapshot or {}).get("closed"):
-                    items.append(self._payment_ended(otype, b, link, two_way))
-                continue
-            if b.facts.get("origin"):
-                twin = state.q_by_id.get(b.facts["origin"])
-                if twin is not None or (otype, b.facts["origin"]) in links.by_qbo:
-                    if twin is not None and (otype, twin.remote_id) not in links.by_qbo:
-                        items.append(PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=twin.remote_id,
-                                                         message="Recorded by an earlier run: linked."),
-                                              source=b, target=twin))
-                    continue
-            twin = state.q_by_origin.get(b.remote_id)
-            if twin is not None and (otype, twin.remote_id) not in links.by_qbo:
-                items.append(PlanItem(self._line(otype, NO_DIRECTION, "link", b, qbo_id=twin.remote_id,
-                                                 message="Recorded by an earlier run: linked."),
-                                      source=b, target=twin))
-                continue
-            items.append(self._new_payment(otype, doc_type, b, links, BC_TO_QBO, two_way))
-        return [i for i in items if i is not None]
-
-    def _new_payment(self, otype, doc_type, rec, links, direction, two_way):
-        if rec.facts.get("currency", "USD") != "USD":
-            verdict = self.rules.non_usd(rec.facts["currency"])
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code, message=verdict.message))
-        if rec.facts.get("voided"):
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="voided",
-                                       message="Voided or canceled; nothing to record."))
-        ended = self._pays_ended_document(doc_type, rec, links)
-        if ended:
-            where = "QuickBooks" if rec.side == "billcom" else "Bill.com"
-            return PlanItem(self._line(otype, direction, "conflict", rec, rule_code="deleted",
-                                       message=f"Not recorded in {where}: it pays a document that cannot take it "
-                                               f"({ended}). Re-enter the document there, or void this payment."))
-        index = links.by_qbo if rec.side == "qbo" else links.by_bc
-        synced, unsynced = [], Decimal(0)
-        for applied in rec.values["applied"]:
-            ref = applied["document"]
-            if (doc_type, ref.remote_id) in index or (doc_type, rec.side, ref.remote_id) in self._planned:
-                synced.append(applied)
-            else:
-                unsynced += Decimal(applied["amount"])
-        credits = rec.values.get("credits") or []
-        credit_type = "vendor_credit" if doc_type == "bill" else "credit_memo"
-        missing = [c["credit"] for c in credits
-                   if (credit_type, c["credit"].remote_id) not in index
-                   and (credit_type, rec.side, c["credit"].remote_id) not in self._planned]
-        unapplied_only = not rec.values["applied"] and not credits and direction == BC_TO_QBO \
-            and otype == "received_payment" and Decimal(rec.values["amount"]) > 0
-        if not synced and not unapplied_only:
-            what = "bill" if doc_type == "bill" else "invoice"
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="not_synced_document",
-                                       message=f"Does not pay a synced {what}; nothing to record."))
-        if missing:
-            what = credit_type.replace("_", " ")
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code="missing_reference",
-                                       field=credit_type,
-                                       message=f"It uses {what} {missing[0].name or missing[0].remote_id}, "
-                                               "which is not synced; it is recorded once that is."),
-                            retry_next_run=True)
-        if direction == QBO_TO_BC and otype == "received_payment" and credits:
-            verdict = rules.carried_shape_of_payment()
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
-                                       message=verdict.message))
-        if direction == QBO_TO_BC and not two_way:
-            verdict = self.connection_facts()["payment_rule"]
-            return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
-                                       message="Payment recorded in QuickBooks is not sent to Bill.com: "
-                                               + verdict.message))
-        # cash applied to documents that do not sync stays out; cash applied to
-        # nothing (a customer's unapplied amount) goes along
-        amount = Decimal(rec.values["amount"]) - unsynced
-        values = neutral(dict(rec.values, applied=synced, amount=str(amount)), links.token(rec))
-        message = None
-        if unsynced:
-            message = f"Only the part applied to synced documents is recorded ({unsynced:.2f} left out)."
-        self._planned.add((otype, rec.side, rec.remote_id))
-        return PlanItem(self._line(otype, direction, "create", rec, message=message, amount=amount,
-                                   currency=record_money(rec)[1]), source=rec, values=values)
-
-
-class _Facts(dict):
-    """Connection facts; QBO's class-tracking preferences are read only when a
-    decision needs them, so a quiet day costs no extra request."""
-
-    def __init__(self, remote, values):
-        super().__init__(values)
-        self._remote = remote
-
-    def __missing__(self, key):
-        if key in ("class_per_line", "class_per_txn"):
-            prefs = self._remote.qbo.preferences().get("AccountingInfoPrefs", {})
-            self["class_per_line"] = bool(prefs.get("ClassTrackingPerTxnLine"))
-            self["class_per_txn"] = bool(prefs.get("ClassTrackingPerTxn"))
-            return self[key]
-        raise KeyError(key)
-
-    def get(self, key, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-
-class _TypeState:
-    """What planning one object type keeps from page to page: the Bill.com
-    side (read whole: what changed there), and of the QuickBooks side only
-    what the Bill.com side may still ask for."""
-
-    def __init__(self, otype, plan, bc_records):
-        self.otype, self.links, self.facts = otype, plan.links, plan.facts
-        self.bc_records = bc_records
-        self.b_ok, self.bc_by_id, self.bc_excluded = [], {}, []
-        self.duplicates = {}
-        self.bc_unlinked, self.bc_keys, self.q_unlinked = {}, set(), {}
-        self.handled_bc, self.reported = set(), set()
-        self.deferred = []          # sub-customers, planned after every page
-        # payments
-        self.b_by_origin, self.origins, self.bc_ids = {}, set(), set()
-        self.q_by_id, self.q_by_origin = {}, {}
 
 
 def _with_last(pages, last):
@@ -911,14 +721,6 @@ def _has_classes(values):
     if values.get("class"):
         return True
     return any(line.get("class") for line in values.get("lines") or [])
-
-
-def _latest(records):
-    """One record per id (CDC may return an object more than once); the newest wins."""
-    out = {}
-    for rec in records:
-        out[rec.remote_id] = rec
-    return list(out.values())
 
 
 def _cdc_entities(result):

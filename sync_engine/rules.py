@@ -24,20 +24,73 @@ class Verdict:
     code: str
     message: str
     value: object = None   # e.g. the payment sync mode
+    retry_next_run: bool = False  # the record is read again by id on the next run
+
+
+class Code:
+    """The code a run line carries for a rule or an engine decision; each has its
+    sentence in ``CODES``."""
+
+    PAYMENT_SYNC_MODE = "payment_sync_mode"
+    PAID_IN_QBO = "paid_in_qbo"
+    NO_ATTACHMENTS = "no_attachments"
+    CREDIT_MEMO_START_DATE = "credit_memo_start_date"
+    CLASS_PER_LINE = "class_per_line"
+    SCHEDULE = "schedule"
+    NON_USD = "non_usd"
+    APPROVED_ONLY = "approved_only"
+    DOCUMENT_TOTAL = "document_total"
+    SHAPE_NOT_CARRIED = "shape_not_carried"
+    REQUIRED_FIELD = "required_field"
+    FIELD_TOO_LONG = "field_too_long"
+    DUPLICATE_NAME = "duplicate_name"
+    INACTIVE = "inactive"
+    VOIDED = "voided"
+    DELETED = "deleted"
+    MISSING_REFERENCE = "missing_reference"
+    NOT_SYNCED_DOCUMENT = "not_synced_document"
+    CONFLICT = "conflict"
+    EXCLUDED = "excluded"
+    BAD_DATA = "bad_data"
+
+
+CODES = {
+    Code.PAYMENT_SYNC_MODE: "Payments flow only the ways the organization's payment sync mode allows.",
+    Code.PAID_IN_QBO: "Partially or fully paid QuickBooks bills and invoices are not sent to Bill.com.",
+    Code.NO_ATTACHMENTS: "Attachments never sync.",
+    Code.CREDIT_MEMO_START_DATE: "Credit memos sync only for organizations started on or after 2019-01-15.",
+    Code.CLASS_PER_LINE: "Invoice classes go to QuickBooks only when it tracks classes per line.",
+    Code.SCHEDULE: "Daily automatic sync, manual any time, one at a time.",
+    Code.NON_USD: "Only USD documents sync.",
+    Code.APPROVED_ONLY: "With 'sync only approved bills', unapproved bills stay in Bill.com.",
+    Code.DOCUMENT_TOTAL: "A document is never sent with a total different from its source.",
+    Code.SHAPE_NOT_CARRIED: "A part of the document the other side cannot hold exactly (tax, discount).",
+    Code.REQUIRED_FIELD: "The other side requires a field this record does not have.",
+    Code.FIELD_TOO_LONG: "A name or number is longer than the other side accepts.",
+    Code.DUPLICATE_NAME: "Names must be unique on the other side, ignoring case.",
+    Code.INACTIVE: "Inactive or deleted records are not created on the other side.",
+    Code.VOIDED: "Voided documents and payments are not created on the other side.",
+    Code.DELETED: "A synced record was deleted or voided on its source side.",
+    Code.MISSING_REFERENCE: "The record waits on another record that is not synced yet.",
+    Code.NOT_SYNCED_DOCUMENT: "A payment that applies to no synced document is not recorded.",
+    Code.CONFLICT: "Changed on both sides since the last sync; held until a person decides.",
+    Code.EXCLUDED: "A person chose not to sync this record.",
+    Code.BAD_DATA: "The record cannot be read; the field is named on its line.",
+}
 
 
 def payment_sync_mode(signup_date, under_accountant_console):
     """One-way (Bill.com -> QBO only) for organizations created under an
     accountant console or signed up before 2017-09-15; two-way otherwise."""
     if under_accountant_console:
-        return Verdict(False, "payment_sync_mode",
+        return Verdict(False, Code.PAYMENT_SYNC_MODE,
                        "One-way payment sync: the organization was created under an accountant "
                        "console, so payments must be made or recorded in Bill.com.", ONE_WAY)
     if signup_date < TWO_WAY_PAYMENTS_FROM:
-        return Verdict(False, "payment_sync_mode",
+        return Verdict(False, Code.PAYMENT_SYNC_MODE,
                        f"One-way payment sync: the organization signed up on {signup_date.isoformat()}, "
                        "before 2017-09-15, so payments must be made or recorded in Bill.com.", ONE_WAY)
-    return Verdict(True, "payment_sync_mode",
+    return Verdict(True, Code.PAYMENT_SYNC_MODE,
                    "Two-way payment sync: payments recorded in QuickBooks against synced bills and "
                    "invoices are recorded in Bill.com, and Bill.com payments go to QuickBooks.", TWO_WAY)
 
@@ -48,11 +101,11 @@ def paid_in_qbo(total, balance, already_linked=False):
     ``payment_sync_mode`` instead."""
     total, balance = Decimal(str(total)), Decimal(str(balance))
     if already_linked or balance == total:
-        return Verdict(True, "paid_in_qbo", "Unpaid in QuickBooks.")
+        return Verdict(True, Code.PAID_IN_QBO, "Unpaid in QuickBooks.")
     if balance == 0:
-        return Verdict(False, "paid_in_qbo",
+        return Verdict(False, Code.PAID_IN_QBO,
                        "Fully paid in QuickBooks, so it is not sent to Bill.com.")
-    return Verdict(False, "paid_in_qbo",
+    return Verdict(False, Code.PAID_IN_QBO,
                    f"Partially paid in QuickBooks (balance {balance:.2f} of {total:.2f}), "
                    "so it is not sent to Bill.com.")
 
@@ -60,20 +113,20 @@ def paid_in_qbo(total, balance, already_linked=False):
 def no_attachments(attachment_count):
     """Attachments never sync; the record itself still does."""
     if attachment_count:
-        return Verdict(True, "no_attachments",
+        return Verdict(True, Code.NO_ATTACHMENTS,
                        f"{attachment_count} attachment(s) stay behind: attachments do not sync "
                        "between QuickBooks and Bill.com.", attachment_count)
-    return Verdict(True, "no_attachments", "No attachments.", 0)
+    return Verdict(True, Code.NO_ATTACHMENTS, "No attachments.", 0)
 
 
 def credit_memo_start_date(start_date):
     """Credit memos (and vendor credits) sync both ways only for organizations
     started on or after 2019-01-15."""
     if start_date < CREDIT_MEMOS_FROM:
-        return Verdict(False, "credit_memo_start_date",
+        return Verdict(False, Code.CREDIT_MEMO_START_DATE,
                        f"Credit memos do not sync: the organization started on {start_date.isoformat()}, "
                        "before 2019-01-15.")
-    return Verdict(True, "credit_memo_start_date",
+    return Verdict(True, Code.CREDIT_MEMO_START_DATE,
                    "Credit memos sync both ways (organization started on or after 2019-01-15).")
 
 
@@ -81,8 +134,8 @@ def class_per_line(class_tracking_per_line, direction):
     """Classes on AR invoices go Bill.com -> QBO only when QBO tracks classes
     per line; QBO -> Bill.com always carries them."""
     if direction == "qbo_to_billcom" or class_tracking_per_line:
-        return Verdict(True, "class_per_line", "Classes are carried on each line.")
-    return Verdict(False, "class_per_line",
+        return Verdict(True, Code.CLASS_PER_LINE, "Classes are carried on each line.")
+    return Verdict(False, Code.CLASS_PER_LINE,
                    "Classes were left off: QuickBooks does not track classes per line "
                    "(class tracking is off or one per transaction).")
 
@@ -91,16 +144,16 @@ def non_usd(currency):
     """Only USD documents sync."""
     currency = (currency or "USD").upper()
     if currency == "USD":
-        return Verdict(True, "non_usd", "USD document.")
-    return Verdict(False, "non_usd", f"Only USD documents sync; this one is in {currency}.")
+        return Verdict(True, Code.NON_USD, "USD document.")
+    return Verdict(False, Code.NON_USD, f"Only USD documents sync; this one is in {currency}.")
 
 
 def approved_only(sync_only_approved_bills, approval_status):
     """With "sync only approved bills" on, unapproved Bill.com bills stay out of QBO."""
     status = (approval_status or "").upper()
     if not sync_only_approved_bills or status in ("", "APPROVED"):
-        return Verdict(True, "approved_only", "Approved or approval not required.")
-    return Verdict(False, "approved_only",
+        return Verdict(True, Code.APPROVED_ONLY, "Approved or approval not required.")
+    return Verdict(False, Code.APPROVED_ONLY,
                    f"Not approved yet in Bill.com ({status.lower()}); only approved bills sync.")
 
 
@@ -108,41 +161,18 @@ def schedule(auto_sync, last_sync, now, running=False, interval=datetime.timedel
     """Automatic sync once a day; a manual sync any time; one sync per
     connection at a time. ``now``/``last_sync`` are datetimes (or None)."""
     if running:
-        return Verdict(False, "schedule", "A sync is already running for this connection.")
+        return Verdict(False, Code.SCHEDULE, "A sync is already running for this connection.")
     if not auto_sync:
-        return Verdict(False, "schedule", "Automatic sync is off; run a manual sync instead.")
+        return Verdict(False, Code.SCHEDULE, "Automatic sync is off; run a manual sync instead.")
     if last_sync is None or now - last_sync >= interval:
-        return Verdict(True, "schedule", "Daily automatic sync is due.")
+        return Verdict(True, Code.SCHEDULE, "Daily automatic sync is due.")
     due = last_sync + interval
-    return Verdict(False, "schedule", f"Not due yet: next automatic sync after {due.isoformat(' ', 'minutes')}.")
+    return Verdict(False, Code.SCHEDULE, f"Not due yet: next automatic sync after {due.isoformat(' ', 'minutes')}.")
 
 
 # ------------------------------------------------------- money and identity
 # Codes of the engine's own decisions (beside the published rules above), each
 # with the sentence a finance user reads when it stops or changes a record.
-CODES = {
-    "payment_sync_mode": "Payments flow only the ways the organization's payment sync mode allows.",
-    "paid_in_qbo": "Partially or fully paid QuickBooks bills and invoices are not sent to Bill.com.",
-    "no_attachments": "Attachments never sync.",
-    "credit_memo_start_date": "Credit memos sync only for organizations started on or after 2019-01-15.",
-    "class_per_line": "Invoice classes go to QuickBooks only when it tracks classes per line.",
-    "schedule": "Daily automatic sync, manual any time, one at a time.",
-    "non_usd": "Only USD documents sync.",
-    "approved_only": "With 'sync only approved bills', unapproved bills stay in Bill.com.",
-    "document_total": "A document is never sent with a total different from its source.",
-    "shape_not_carried": "A part of the document the other side cannot hold exactly (tax, discount).",
-    "required_field": "The other side requires a field this record does not have.",
-    "field_too_long": "A name or number is longer than the other side accepts.",
-    "duplicate_name": "Names must be unique on the other side, ignoring case.",
-    "inactive": "Inactive or deleted records are not created on the other side.",
-    "voided": "Voided documents and payments are not created on the other side.",
-    "deleted": "A synced record was deleted or voided on its source side.",
-    "missing_reference": "The record waits on another record that is not synced yet.",
-    "not_synced_document": "A payment that applies to no synced document is not recorded.",
-    "conflict": "Changed on both sides since the last sync; held until a person decides.",
-    "excluded": "A person chose not to sync this record.",
-    "bad_data": "The record cannot be read; the field is named on its line.",
-}
 
 
 def document_total(lines_total, discount, tax, source_total, side):
@@ -151,9 +181,9 @@ def document_total(lines_total, discount, tax, source_total, side):
     carried = Decimal(lines_total) - Decimal(discount or 0) + Decimal(tax or 0)
     total = Decimal(source_total)
     if carried == total:
-        return Verdict(True, "document_total", f"Total {total:.2f} carried exactly.")
+        return Verdict(True, Code.DOCUMENT_TOTAL, f"Total {total:.2f} carried exactly.")
     where = "QuickBooks" if side == "qbo" else "Bill.com"
-    return Verdict(False, "document_total",
+    return Verdict(False, Code.DOCUMENT_TOTAL,
                    f"Held: its lines, discounts and tax add up to {carried:.2f}, but its {where} total is "
                    f"{total:.2f}. Part of it cannot be carried exactly, so it is not sent; "
                    f"it needs a person in {where}.", carried)
@@ -167,7 +197,7 @@ def carried_shape(object_type, values, target_side):
     tax, discount = Decimal(values.get("tax") or 0), Decimal(values.get("discount") or 0)
     negative = [line for line in values.get("lines") or () if Decimal(line["amount"]) < 0]
     if target_side == "billcom" and object_type in ("invoice", "credit_memo"):
-        return Verdict(True, "shape_not_carried", "Tax and discounts are carried as lines.")
+        return Verdict(True, Code.SHAPE_NOT_CARRIED, "Tax and discounts are carried as lines.")
     parts = []
     if tax:
         parts.append(f"tax of {tax:.2f}")
@@ -176,9 +206,9 @@ def carried_shape(object_type, values, target_side):
     if negative and target_side == "qbo":
         parts.append(f"{len(negative)} negative line(s)")
     if not parts:
-        return Verdict(True, "shape_not_carried", "Nothing the other side cannot hold.")
+        return Verdict(True, Code.SHAPE_NOT_CARRIED, "Nothing the other side cannot hold.")
     where = "Bill.com" if target_side == "billcom" else "QuickBooks"
-    return Verdict(False, "shape_not_carried",
+    return Verdict(False, Code.SHAPE_NOT_CARRIED,
                    f"Held: it has {' and '.join(parts)}, which {where} cannot hold on this kind of document "
                    "exactly; enter it by hand there or remove it from the source.")
 
@@ -187,7 +217,7 @@ def carried_shape_of_payment():
     """A QuickBooks payment that applies a credit memo to an invoice: Bill.com
     records received payments without credits (credit memos apply through the
     invoice), so it is held rather than recorded with another amount."""
-    return Verdict(False, "shape_not_carried",
+    return Verdict(False, Code.SHAPE_NOT_CARRIED,
                    "Held: it applies a credit memo, which Bill.com's received payments cannot carry; "
                    "apply the credit memo to the invoice in Bill.com and record the cash there.")
 
@@ -214,21 +244,21 @@ def target_accepts(object_type, values, target_side):
     field missing or a value too long, with the fix a finance user can make."""
     limits = TARGET_LIMITS.get((target_side, object_type))
     if not limits:
-        return Verdict(True, "required_field", "Nothing missing.")
+        return Verdict(True, Code.REQUIRED_FIELD, "Nothing missing.")
     source = "QuickBooks" if target_side == "billcom" else "Bill.com"
     target = "Bill.com" if target_side == "billcom" else "QuickBooks"
     for name, label in limits["required"]:
         if not values.get(name):
-            return Verdict(False, "required_field",
+            return Verdict(False, Code.REQUIRED_FIELD,
                            f"{target} requires {label} for a {object_type.replace('_', ' ')}; "
                            f"add it in {source} and it syncs on the next run.", name)
     for name, label, size in limits["max"]:
         value = values.get(name) or ""
         if len(value) > size:
-            return Verdict(False, "field_too_long",
+            return Verdict(False, Code.FIELD_TOO_LONG,
                            f"Its {label} has {len(value)} characters; {target} accepts at most {size}. "
                            f"Shorten it in {source} and it syncs on the next run.", name)
-    return Verdict(True, "required_field", "Nothing missing.")
+    return Verdict(True, Code.REQUIRED_FIELD, "Nothing missing.")
 
 
 def unique_name(name, clashes, target_side):
@@ -236,10 +266,10 @@ def unique_name(name, clashes, target_side):
     (across vendors, customers and employees); two records whose names differ
     only so would be refused as duplicates or merged by mistake."""
     if not clashes:
-        return Verdict(True, "duplicate_name", "Unique name.")
+        return Verdict(True, Code.DUPLICATE_NAME, "Unique name.")
     target = "QuickBooks" if target_side == "qbo" else "Bill.com"
     others = ", ".join(sorted(f"'{c}'" for c in clashes))
-    return Verdict(False, "duplicate_name",
+    return Verdict(False, Code.DUPLICATE_NAME,
                    f"Held: '{name}' and {others} are the same name to {target}, which ignores case and "
                    "surrounding spaces; rename or merge one of them.")
 
@@ -248,9 +278,9 @@ def excluded(object_type, side, remote_id, excluded_records):
     """``excluded``: a record a person chose not to sync stays where it is, and
     so does its twin, until they take it off the list."""
     if f"{object_type}|{side}|{remote_id}" in set(excluded_records or ()):
-        return Verdict(False, "excluded", "Not synced: a person chose not to sync this record "
-                                          "(Don't sync this record); take it off the list to sync it again.")
-    return Verdict(True, "excluded", "")
+        return Verdict(False, Code.EXCLUDED, "Not synced: a person chose not to sync this record "
+                                              "(Don't sync this record); take it off the list to sync it again.")
+    return Verdict(True, Code.EXCLUDED, "")
 
 
 class RuleBook:
@@ -260,21 +290,13 @@ class RuleBook:
     methods, so a module inheriting the connection overrides a rule the Odoo
     way)."""
 
-    payment_sync_mode = staticmethod(payment_sync_mode)
-    paid_in_qbo = staticmethod(paid_in_qbo)
-    no_attachments = staticmethod(no_attachments)
-    credit_memo_start_date = staticmethod(credit_memo_start_date)
-    class_per_line = staticmethod(class_per_line)
-    non_usd = staticmethod(non_usd)
-    approved_only = staticmethod(approved_only)
-    schedule = staticmethod(schedule)
-    document_total = staticmethod(document_total)
-    carried_shape = staticmethod(carried_shape)
-    target_accepts = staticmethod(target_accepts)
-    unique_name = staticmethod(unique_name)
-    excluded = staticmethod(excluded)
-
 
 RULE_NAMES = ("payment_sync_mode", "paid_in_qbo", "no_attachments", "credit_memo_start_date", "class_per_line",
               "non_usd", "approved_only", "schedule", "document_total", "carried_shape", "target_accepts",
               "unique_name", "excluded")
+
+
+# the rule book's methods: each rule's function of this module
+for _name in RULE_NAMES:
+    setattr(RuleBook, _name, staticmethod(globals()[_name]))
+del _name
