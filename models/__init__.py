@@ -5,6 +5,7 @@ from . import pacing
 from . import qbo_company
 from . import billcom_org
 from . import connection
+from . import connection_record
 from . import link
 from . import sync_run
 from . import run_worker

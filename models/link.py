@@ -9,16 +9,11 @@ class Link(models.Model):
     """Which QuickBooks record is which Bill.com record, per connection."""
     _name = "billcom_qbo.link"
     _description = "QuickBooks - Bill.com record link"
+    _inherit = ["billcom_qbo.connection_record.mixin", "billcom_qbo.object_type.mixin"]
     _order = "connection_id, object_type, id"
     _rec_name = "qbo_name"
 
-    connection_id = fields.Many2one(
-        "billcom_qbo.connection", required=True, index=True, ondelete="cascade", readonly=True)
-    company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
-    object_type = fields.Char("Type code", required=True, readonly=True)
-    object_type_name = fields.Char("Type", compute="_compute_object_type_name")
-    object_type_id = fields.Many2one(
-        "billcom_qbo.object_type", "Object type", compute="_compute_object_type_id", store=True, index=True)
+    object_type = fields.Char(required=True)
     qbo_id = fields.Char("QuickBooks ID", required=True, readonly=True)
     billcom_id = fields.Char("Bill.com ID", required=True, readonly=True)
     qbo_name = fields.Char(
@@ -38,18 +33,6 @@ class Link(models.Model):
     _billcom_id_uniq = models.Constraint(
         "UNIQUE(connection_id, object_type, billcom_id)",
         "A Bill.com record is linked to one QuickBooks record only.")
-
-    @api.depends("object_type")
-    def _compute_object_type_name(self):
-        names = summary.object_type_names(self.env)
-        for link in self:
-            link.object_type_name = names.get(link.object_type, link.object_type)
-
-    @api.depends("object_type")
-    def _compute_object_type_id(self):
-        types = {t.code: t.id for t in self.env["billcom_qbo.object_type"].sudo().search([])}
-        for link in self:
-            link.object_type_id = types.get(link.object_type, False)
 
     @api.depends("snapshot", "object_type", "qbo_id", "billcom_id")
     def _compute_names(self):

@@ -9,12 +9,9 @@ class RecordLineMixin(models.AbstractModel):
     """One record of a sync, planned or done: what is done to it, its amount,
     and the rule or error behind it."""
     _name = "billcom_qbo.record_line.mixin"
+    _inherit = ["billcom_qbo.object_type.mixin"]
     _description = "Sync record line"
 
-    object_type = fields.Char("Type code", readonly=True)
-    object_type_name = fields.Char("Type", compute="_compute_object_type_name")
-    object_type_id = fields.Many2one(
-        "billcom_qbo.object_type", "Object type", compute="_compute_object_type_id", store=True, index=True)
     direction = fields.Selection(summary.DIRECTIONS, readonly=True)
     action = fields.Char(readonly=True)
     state = fields.Char(readonly=True, help="planned, done or failed")
@@ -41,18 +38,6 @@ class RecordLineMixin(models.AbstractModel):
     def _sync_connection(self):
         """The connection the line belongs to (names of the records it references)."""
         raise NotImplementedError
-
-    @api.depends("object_type")
-    def _compute_object_type_name(self):
-        names = summary.object_type_names(self.env)
-        for line in self:
-            line.object_type_name = names.get(line.object_type, line.object_type)
-
-    @api.depends("object_type")
-    def _compute_object_type_id(self):
-        types = {t.code: t.id for t in self.env["billcom_qbo.object_type"].sudo().search([])}
-        for line in self:
-            line.object_type_id = types.get(line.object_type, False)
 
     @api.depends("action", "state")
     def _compute_attention(self):

@@ -22,12 +22,10 @@ RUN_STATES = [
 class SyncRun(models.Model):
     _name = "billcom_qbo.run"
     _description = "Sync run"
+    _inherit = ["billcom_qbo.connection_record.mixin"]
     _order = "started desc, id desc"
 
     name = fields.Char(compute="_compute_name")
-    connection_id = fields.Many2one(
-        "billcom_qbo.connection", required=True, index=True, ondelete="cascade", readonly=True)
-    company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
     trigger = fields.Selection([("cron", "Scheduled"), ("manual", "Manual")], required=True, readonly=True)
     user_id = fields.Many2one("res.users", string="Started by", readonly=True)
     started = fields.Datetime(readonly=True, default=fields.Datetime.now)

@@ -1,6 +1,4 @@
-from odoo import api, fields, models
-
-from . import summary
+from odoo import fields, models
 
 
 class TieOutLine(models.Model):
@@ -9,15 +7,12 @@ class TieOutLine(models.Model):
     The lines of a connection are replaced each time its tie-out is computed."""
     _name = "billcom_qbo.tie_out_line"
     _description = "Tie-out difference"
+    _inherit = ["billcom_qbo.connection_record.mixin", "billcom_qbo.object_type.mixin"]
     _order = "connection_id, object_type, record, id"
     _rec_name = "record"
 
-    connection_id = fields.Many2one(
-        "billcom_qbo.connection", required=True, index=True, ondelete="cascade", readonly=True)
-    company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
     checked_at = fields.Datetime("Checked at", readonly=True)
-    object_type = fields.Char("Object type code", readonly=True, index=True)
-    object_type_name = fields.Char("Object type", compute="_compute_object_type_name")
+    object_type = fields.Char(index=True)  # the tie-out is filtered by type
     record = fields.Char(readonly=True)
     qbo_id = fields.Char("QuickBooks ID", readonly=True)
     billcom_id = fields.Char("Bill.com ID", readonly=True)
@@ -30,9 +25,3 @@ class TieOutLine(models.Model):
     billcom_amount = fields.Float("Bill.com amount", digits=(16, 2), readonly=True)
     gap = fields.Float("Difference", digits=(16, 2), readonly=True, help="QuickBooks minus Bill.com.")
     cause = fields.Char("Likely cause", readonly=True, index=True)
-
-    @api.depends("object_type")
-    def _compute_object_type_name(self):
-        names = summary.object_type_names(self.env)
-        for line in self:
-            line.object_type_name = names.get(line.object_type, line.object_type)
