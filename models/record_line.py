@@ -11,6 +11,7 @@ class RecordLineMixin(models.AbstractModel):
     _name = "billcom_qbo.record_line.mixin"
     _inherit = ["billcom_qbo.object_type.mixin"]
     _description = "Sync record line"
+    _rec_name = "record"
 
     direction = fields.Selection(summary.DIRECTIONS, readonly=True)
     action = fields.Char(readonly=True)

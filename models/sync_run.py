@@ -258,7 +258,6 @@ class SyncRunLine(models.Model):
     _inherit = ["billcom_qbo.record_line.mixin"]
     _description = "Sync run line"
     _order = "run_id desc, attention, id"
-    _rec_name = "record"
 
     run_id = fields.Many2one("billcom_qbo.run", required=True, index=True, ondelete="cascade", readonly=True)
     connection_id = fields.Many2one(related="run_id.connection_id", store=True, index=True)

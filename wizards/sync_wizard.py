@@ -125,7 +125,6 @@ class SyncWizardLine(models.TransientModel):
     _inherit = ["billcom_qbo.record_line.mixin"]
     _description = "Planned record of a manual sync"
     _order = "attention, sequence, id"
-    _rec_name = "record"
 
     wizard_id = fields.Many2one("billcom_qbo.sync_wizard", required=True, ondelete="cascade")
     sequence = fields.Integer()
