@@ -2,19 +2,20 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import LazyTranslate
 
 from . import engine
-from .remote_account import environments
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
+
 
 class BillcomOrg(models.Model):
     _name = "billcom_qbo.billcom_org"
     _description = "Bill.com organization"
     _inherit = ["billcom_qbo.remote_account.mixin"]
+    _sandbox_label = _lt("Bill.com sandbox")
 
-    environment = fields.Selection(environments("Bill.com sandbox"))
-    local_base_url = fields.Char(help="Base URL of a local Bill.com sandbox (testing only).")
     organization_id = fields.Char("Organization ID", required=True, tracking=True)
     username = fields.Char("User name", help="The Bill.com user the sync signs in as.", tracking=True)
 

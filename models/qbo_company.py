@@ -5,12 +5,13 @@ import secrets
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import LazyTranslate
 
 from . import engine
 from .pacing import PgBoard
-from .remote_account import environments
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 # Warn this long before the refresh token (or its hard limit) runs out.
 TOKEN_WARNING_DAYS = 30
@@ -23,9 +24,8 @@ class QboCompany(models.Model):
     _name = "billcom_qbo.qbo_company"
     _description = "QuickBooks Online company"
     _inherit = ["billcom_qbo.remote_account.mixin"]
+    _sandbox_label = _lt("Intuit sandbox")
 
-    environment = fields.Selection(environments("Intuit sandbox"))
-    local_base_url = fields.Char(help="Base URL of a local QuickBooks Online sandbox (testing only).")
     local_token_url = fields.Char("Local token URL")
     local_authorize_url = fields.Char("Local authorization URL")
     local_revoke_url = fields.Char("Local revocation URL")
