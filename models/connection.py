@@ -26,6 +26,15 @@ AUTHORIZATION_NOTICE_DAYS = 14
 MASTER_SIDES = [("none", "None (hold conflicts)"), ("qbo", "QuickBooks"), ("billcom", "Bill.com")]
 
 
+def _button_of(field, method):
+    """A button of the connection form that is the button ``method`` of the
+    record in ``field`` (its QuickBooks company, Bill.com organization or last run)."""
+    def action(self):
+        self.ensure_one()
+        return getattr(self[field], method)()
+    return action
+
+
 class Connection(models.Model):
     _name = "billcom_qbo.connection"
     _description = "Bill.com - QuickBooks connection"
@@ -647,18 +656,7 @@ class Connection(models.Model):
         action["domain"] = [("connection_id", "=", self.id)]
         return action
 
-    def action_view_last_run(self):
-        self.ensure_one()
-        return self.last_run_id._open_form()
-
-    def action_connect_qbo(self):
-        self.ensure_one()
-        return self.qbo_company_id.action_connect()
-
-    def action_refresh_accounts(self):
-        self.ensure_one()
-        return self.qbo_company_id.action_refresh_accounts()
-
-    def action_test_billcom(self):
-        self.ensure_one()
-        return self.billcom_org_id.action_test_connection()
+    action_view_last_run = _button_of("last_run_id", "_open_form")
+    action_connect_qbo = _button_of("qbo_company_id", "action_connect")
+    action_refresh_accounts = _button_of("qbo_company_id", "action_refresh_accounts")
+    action_test_billcom = _button_of("billcom_org_id", "action_test_connection")
