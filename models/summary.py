@@ -231,25 +231,19 @@ class Names:
         tokens = {t for t in tokens if t not in self.known}
         if not tokens or not self.connection:
             return self
-        wanted = defaultdict(set)
-        by_billcom = defaultdict(set)
+        wanted = defaultdict(dict)  # (side, type) -> {id on that side: token}
         for token in tokens:
             kind, billcom, rid = TOKEN.match(token).groups()
-            (by_billcom if billcom else wanted)[kind].add(rid)
+            wanted["billcom" if billcom else "qbo", kind][rid] = token
         Links = self.env["billcom_qbo.link"].sudo()
-        for kind, ids in wanted.items():
+        for (side, kind), by_id in wanted.items():
+            id_field = f"{side}_id"
             for link in Links.search([("connection_id", "=", self.connection.id), ("object_type", "=", kind),
-                                      ("qbo_id", "in", list(ids))]):
-                name = snapshot_name(kind, link.snapshot, "qbo")
+                                      (id_field, "in", list(by_id))]):
+                name = snapshot_name(kind, link.snapshot, side)
                 if name:
-                    self.known[f"{kind}|{link.qbo_id}"] = name
-        for kind, ids in by_billcom.items():
-            for link in Links.search([("connection_id", "=", self.connection.id), ("object_type", "=", kind),
-                                      ("billcom_id", "in", list(ids))]):
-                name = snapshot_name(kind, link.snapshot, "billcom")
-                if name:
-                    self.known[f"{kind}|bc:{link.billcom_id}"] = name
-        accounts = [rid for rid in wanted.get("account", ()) if f"account|{rid}" not in self.known]
+                    self.known[by_id[link[id_field]]] = name
+        accounts = [rid for rid in wanted.get(("qbo", "account"), ()) if f"account|{rid}" not in self.known]
         qbo_company = self.connection.sudo().qbo_company_id
         if accounts and qbo_company:
             for account in self.env["billcom_qbo.qbo_account"].sudo().with_context(active_test=False).search(
