@@ -45,8 +45,8 @@ OFFLINE_BILLCOM = _Offline(
 
 
 class SandboxMixin:
-    """Sandboxes for a test class: call ``cls.start_sandboxes()`` in
-    ``setUpClass`` and ``self.reset_sandboxes()`` in ``setUp``. Needs ``self.env``."""
+    """Sandboxes for a test class (``LiveSandboxMixin`` starts and resets them;
+    without them the records point at an address that answers nothing). Needs ``self.env``."""
 
     sandboxes = None
 
@@ -167,12 +167,11 @@ class SandboxMixin:
         return {v for v in values if v}
 
 
-class SyncCase(SandboxMixin, TransactionCase):
-    """A TransactionCase with seeded sandboxes and one connection per test.
+class LiveSandboxMixin(SandboxMixin):
+    """Sandboxes running for the whole test class, their state started over
+    for every test: seeded with the demo company unless ``seed_sandboxes`` is false."""
 
-    The code under test commits as it goes (links are kept the moment their
-    write succeeds), so whatever calls the engine runs through ``new_cursor``:
-    a cursor that lives inside the test's transaction."""
+    seed_sandboxes = True
 
     @classmethod
     def setUpClass(cls):
@@ -181,7 +180,18 @@ class SyncCase(SandboxMixin, TransactionCase):
 
     def setUp(self):
         super().setUp()
-        self.reset_sandboxes()
+        self.reset_sandboxes(seed=self.seed_sandboxes)
+
+
+class SyncCase(LiveSandboxMixin, TransactionCase):
+    """A TransactionCase with seeded sandboxes and one connection per test.
+
+    The code under test commits as it goes (links are kept the moment their
+    write succeeds), so whatever calls the engine runs through ``new_cursor``:
+    a cursor that lives inside the test's transaction."""
+
+    def setUp(self):
+        super().setUp()
         self.connection = self.create_connection()
         self.env.flush_all()
 

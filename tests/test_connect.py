@@ -4,24 +4,20 @@ import requests
 
 from odoo.tests import HttpCase, tagged
 
-from .common import SandboxMixin
+from .common import LiveSandboxMixin
 
 CALLBACK = "/billcom_qbo_sync/oauth/callback"
 
 
 @tagged("post_install", "-at_install")
-class TestConnect(SandboxMixin, HttpCase):
+class TestConnect(LiveSandboxMixin, HttpCase):
     """Connecting: the QuickBooks OAuth 2.0 authorization with its state check,
     disconnecting, and the Bill.com test connection."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.start_sandboxes()
+    seed_sandboxes = False
 
     def setUp(self):
         super().setUp()
-        self.reset_sandboxes(seed=False)
         self.admin = self.env.ref("base.user_admin")
         self.qbo = self.create_qbo_company(refresh_token=False, realm_id=False, state="draft")
         self.authenticate("admin", "admin")

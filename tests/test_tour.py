@@ -10,7 +10,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import _registry_test_lock
 
-from .common import SandboxMixin
+from .common import LiveSandboxMixin
 
 POLL_SECONDS = 0.5
 
@@ -65,16 +65,7 @@ class SchedulerWorker(threading.Thread):
 
 
 @tagged("post_install", "-at_install")
-class TestTour(SandboxMixin, HttpCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.start_sandboxes()
-
-    def setUp(self):
-        super().setUp()
-        self.reset_sandboxes()
+class TestTour(LiveSandboxMixin, HttpCase):
 
     def start_tour_with_workers(self, url, tour, login):
         worker = SchedulerWorker(self)
