@@ -52,16 +52,25 @@ class Record:
         return bool(self.facts.get("deleted"))
 
 
+def exact_number(value, field_name, noun=None):
+    """A JSON number (or its text) as an exact ``Decimal``; rejects what is not a
+    finite number. ``noun`` ("amount") starts the error message."""
+    subject = f"{noun} is" if noun else "is"
+    try:
+        # through str: a float's shortest form, so 0.1 stays 0.1 (true and false are not numbers)
+        exact = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise MappingError(field_name, f"{subject} not a number ({value!r})") from None
+    if not exact.is_finite():
+        raise MappingError(field_name, f"{subject} not a finite number ({value!r})")
+    return exact
+
+
 def money(value, field_name):
     """A JSON amount as an exact 2-decimal string; rejects what is not money."""
     if isinstance(value, bool) or value is None or value == "":
         raise MappingError(field_name, f"amount is missing or not a number ({value!r})")
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise MappingError(field_name, f"amount is not a number ({value!r})") from None
-    if not amount.is_finite():
-        raise MappingError(field_name, f"amount is not a finite number ({value!r})")
+    amount = exact_number(value, field_name, "amount")
     if abs(amount) >= MAX_AMOUNT:
         raise MappingError(field_name, f"amount is too large ({value!r})")
     if amount != amount.quantize(CENT):

@@ -5,9 +5,9 @@ QBO states outside them: discounts (amount or percent), sales tax and
 bundles. On a Bill.com invoice or credit memo a discount and the tax become
 lines of their own (adjustments), read back as the discount and the tax.
 """
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
-from ..records import MappingError, date, money, text
+from ..records import MappingError, date, exact_number, money, text
 from .common import Mapper, _bc_ref, _currency, _dict, _items, _list, name_key, qbo_voided, _ref, _str
 
 
@@ -17,15 +17,9 @@ def lines_total(values):
 
 
 def _number(value, field_name):
-    if isinstance(value, bool):
-        raise MappingError(field_name, f"is not a number ({value!r})")
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise MappingError(field_name, f"is not a number ({value!r})") from None
-    if not number.is_finite():
-        raise MappingError(field_name, f"is not a finite number ({value!r})")
-    return str(number.normalize()) if number != number.to_integral() else str(int(number))
+    """A quantity or unit price as exact text: "2", "0.5", "12.3456"."""
+    exact = exact_number(value, field_name)
+    return str(exact.normalize()) if exact != exact.to_integral() else str(int(exact))
 
 
 def _line_amount(quantity, price):
