@@ -31,6 +31,7 @@ import logging
 from .billcom.client import MAX_PAGE
 from .errors import RemoteError
 from .qbo_cursor import RunWindow
+from .records import epoch_seconds
 
 _log = logging.getLogger(__name__)
 
@@ -50,15 +51,8 @@ def key(collection):
 def parse_stamp(text):
     """Milliseconds since the epoch of a Bill.com time (``...T12:00:00.123+00:00``
     or ``...Z``), or None."""
-    if not text:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return int(round(moment.timestamp() * 1000))
+    seconds = epoch_seconds(text)
+    return None if seconds is None else int(round(seconds * 1000))
 
 
 def format_stamp(ms):

@@ -21,6 +21,7 @@ import datetime
 import logging
 
 from .errors import RemoteError
+from .records import epoch_seconds
 
 _log = logging.getLogger(__name__)
 
@@ -35,15 +36,8 @@ SETTLE_MIN = 1000
 def last_updated(obj):
     """Epoch seconds of ``MetaData.LastUpdatedTime``, or None."""
     text = ((obj or {}).get("MetaData") or {}).get("LastUpdatedTime") if isinstance(obj, dict) else None
-    if not text:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp())
+    seconds = epoch_seconds(text)
+    return None if seconds is None else int(seconds)
 
 
 class RunWindow:

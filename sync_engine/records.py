@@ -7,6 +7,7 @@ compares and what the link map remembers as the last synced state. ``facts``
 holds what the rules need but never syncs (balance, currency, approval,
 attachments, deleted...).
 """
+import datetime
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -102,11 +103,25 @@ def date(value, field_name, required=False):
         raise MappingError(field_name, f"is not a date ({value!r})")
     day = value[:10]
     try:
-        import datetime
         datetime.date.fromisoformat(day)
     except ValueError:
         raise MappingError(field_name, f"is not a date ({value!r})") from None
     return day
+
+
+def epoch_seconds(stamp):
+    """Seconds since the epoch of a remote record's ISO time (QuickBooks'
+    ``LastUpdatedTime``, Bill.com's ``updatedTime``; ``Z`` or an offset, UTC when
+    it names none), or None when it is missing or not a time."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
 
 
 def _json_number(value):
