@@ -15,6 +15,7 @@ from .billcom.client import PRODUCTION_BASE_URL as BILLCOM_PRODUCTION
 from .billcom.client import SANDBOX_BASE_URL as BILLCOM_SANDBOX  # noqa: F401 (re-exported)
 from .errors import ConfigError
 from .qbo.client import AUTHORIZE_URL as QBO_AUTHORIZE_URL
+from .qbo.client import OAuthEndpoints
 from .qbo.client import PRODUCTION_BASE_URL as QBO_PRODUCTION
 from .qbo.client import REVOKE_URL as QBO_REVOKE_URL
 from .qbo.client import SANDBOX_BASE_URL as QBO_SANDBOX  # noqa: F401 (re-exported)
@@ -33,15 +34,14 @@ OBJECT_TYPES = (
 
 
 @dataclass
-class QBOAccount:
+class QBOAccount(OAuthEndpoints):
+    """A QuickBooks company, the app that reaches it and the app's tokens; the
+    OAuth endpoints (keyword-only) are Intuit's unless given."""
     base_url: str
     realm_id: str
     client_id: str
     client_secret: str
     refresh_token: str = None
-    token_url: str = QBO_TOKEN_URL
-    revoke_url: str = QBO_REVOKE_URL
-    authorize_url: str = QBO_AUTHORIZE_URL
     access_token: str = None
     access_token_expires_at: float = None
 

@@ -87,6 +87,16 @@ class BatchItem:
         return cls(bId, "query", None, select)
 
 
+@dataclass(kw_only=True)
+class OAuthEndpoints:
+    """Where a QuickBooks app signs a company in and refreshes and revokes its
+    tokens: Intuit's, unless a local company (the sandbox) names its own."""
+
+    token_url: str = TOKEN_URL
+    revoke_url: str = REVOKE_URL
+    authorize_url: str = AUTHORIZE_URL
+
+
 # ----------------------------------------------------------------- the client
 class QBOClient:
     """One QBO company (realm). See the module docstring."""
@@ -697,6 +707,6 @@ class QBOClient:
         return parse_batch_response(payload, items)
 
 
-__all__ = ["QBOClient", "TokenSet", "BatchItem", "CDCResult", "QBOError", "quote", "to_epoch",
+__all__ = ["QBOClient", "TokenSet", "BatchItem", "OAuthEndpoints", "CDCResult", "QBOError", "quote", "to_epoch",
            "parse_query_response", "parse_cdc_response", "parse_batch_response", "parse_token_response",
            "parse_xml_fault", "find_fault", "entity_of"]
