@@ -33,6 +33,7 @@ import collections
 import datetime as dt
 import json
 import secrets
+from dataclasses import asdict, dataclass
 
 from .httpserver import SandboxServer
 from .qbo_changes import ChangesMixin
@@ -44,9 +45,28 @@ from .qbo_entities import (DEFAULT_ACCOUNTS, DUPLICATE_PERSON_DETAIL, READ_ONLY,
 from .qbo_http import HttpMixin
 from .qbo_query import QueryMixin
 
-__all__ = ["QBOSandbox", "QBOFault", "DUPLICATE_PERSON_DETAIL", "READ_ONLY", "REF_TARGETS", "SYSTEM_FIELDS"]
+__all__ = ["QBOSandbox", "CompanyLimits", "QBOFault", "DUPLICATE_PERSON_DETAIL", "READ_ONLY", "REF_TARGETS",
+           "SYSTEM_FIELDS"]
 
-FIVE_YEARS = 5 * 365 * 86400
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class CompanyLimits:
+    """What Intuit documents for a company, enforced by the sandbox unless a
+    test or benchmark names other values (``QBOSandbox(cdc_max_objects=5)``)."""
+    access_token_lifetime: int = 3600               # seconds
+    refresh_token_lifetime: int = 101 * DAY         # from the latest refresh
+    refresh_token_hard_expires_in: int = 5 * 365 * DAY  # from the connection: no refresh reaches past it
+    rotate_refresh_token: bool = True               # a refresh answers with a new refresh token
+    rate_per_minute: int = 500                      # requests, per company
+    rate_per_second: int = 10
+    batch_per_minute: int = 40
+    batch_max_items: int = 30
+    requestid_retention: int = DAY                  # a requestid is answered again this long
+    cdc_max_objects: int = 1000                     # objects in one CDC answer
+    cdc_window_days: int = 30                       # how far back CDC reaches
+    enforce_limits: bool = True                     # False: never throttle (tests of other things)
 
 
 # ------------------------------------------------------------------ the server
@@ -70,28 +90,16 @@ class QBOSandbox(HttpMixin, EntitiesMixin, DocumentsMixin, QueryMixin, ChangesMi
     authorize_outcome = "approve"  # or "deny": the user declines on the consent screen
 
     def __init__(self, port=0, latency=0.0, clock=None, realm_id=None, client_id=None, client_secret=None,
-                 access_token_lifetime=3600, refresh_token_lifetime=8726400,
-                 refresh_token_hard_expires_in=FIVE_YEARS, rate_per_minute=500, rate_per_second=10,
-                 batch_per_minute=40, batch_max_items=30, enforce_limits=True, requestid_retention=86400,
-                 cdc_max_objects=1000, cdc_window_days=30, rotate_refresh_token=True, company_offset="-08:00",
-                 host="127.0.0.1", timeout_fault_seconds=5.0, company_name="Sandbox Company_US_1"):
+                 company_offset="-08:00", host="127.0.0.1", timeout_fault_seconds=5.0,
+                 company_name="Sandbox Company_US_1", **limits):
+        """``limits``: any of ``CompanyLimits`` by name; an unknown name is a TypeError."""
         super().__init__(host=host, port=port, latency=latency, clock=clock,
                          timeout_fault_seconds=timeout_fault_seconds)
+        # attributes of the sandbox, so a test may change one while it runs (``sb.enforce_limits = False``)
+        vars(self).update(asdict(CompanyLimits(**limits)))
         self.realm_id = realm_id or "9341" + "".join(secrets.choice("0123456789") for _ in range(12))
         self.client_id = client_id or "AB" + secrets.token_hex(20)
         self.client_secret = client_secret or secrets.token_urlsafe(30)
-        self.access_token_lifetime = access_token_lifetime
-        self.refresh_token_lifetime = refresh_token_lifetime
-        self.refresh_token_hard_expires_in = refresh_token_hard_expires_in
-        self.rate_per_minute = rate_per_minute
-        self.rate_per_second = rate_per_second
-        self.batch_per_minute = batch_per_minute
-        self.batch_max_items = batch_max_items
-        self.enforce_limits = enforce_limits
-        self.requestid_retention = requestid_retention
-        self.cdc_max_objects = cdc_max_objects
-        self.cdc_window_days = cdc_window_days
-        self.rotate_refresh_token = rotate_refresh_token
         self.tz = _parse_offset(company_offset)
         self.company_name = company_name
         # tokens
