@@ -76,6 +76,9 @@ class SyncSettings:
     excluded: tuple = ()
     # a held conflict a person settled: "<object type>|<QuickBooks id>" -> the side whose version wins
     record_masters: dict = field(default_factory=dict)
+    # write customers and invoices (which v3 creates one a request) through
+    # Bill.com's v2 bulk endpoints, 100 a call (doc/billcom-v2-bulk.md)
+    billcom_v2_bulk: bool = False
 
 
 @dataclass
@@ -379,4 +382,5 @@ class _Reader:
                       '{"<object type>|<QuickBooks id>": "qbo" or "billcom"}')
         return SyncSettings(**ids, sync_only_approved_bills=self.boolean(st, s, "sync_only_approved_bills"),
                             master_side=master, object_types=chosen, excluded=tuple(excluded),
-                            record_masters=dict(masters))
+                            record_masters=dict(masters),
+                            billcom_v2_bulk=self.boolean(st, s, "billcom_v2_bulk"))

@@ -559,7 +559,7 @@ class Executor:
         """Bill.com's v2 bulk creates for customers and invoices, when the connection
         asks for them (setting ``billcom_v2_bulk``; see doc/billcom-v2-bulk.md), else None."""
         if self._bulk_v2 is None:
-            wanted = getattr(self.config.settings, "billcom_v2_bulk", False)
+            wanted = self.config.settings.billcom_v2_bulk
             client = self.remote.billcom
             self._bulk_v2 = BulkV2(client) if wanted and isinstance(client, BillComClient) else False
         return self._bulk_v2 or None

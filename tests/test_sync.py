@@ -65,6 +65,19 @@ class TestSync(SyncCase):
         self.assertTrue(self.connection.class_tracking_per_line)
         self.assertEqual(qbo_company.company_name, self.qbo_sb.company_name)
 
+    def test_bulk_writes_through_billcom_v2_when_the_connection_asks(self):
+        """With "Bulk writes through Bill.com's v2 API" on, the run creates the
+        customers and invoices through v2's bulk endpoint, nothing one by one
+        through v3, and the tie-out still finds both books agreeing."""
+        self.connection.billcom_v2_bulk = True
+        run = self.run_now()
+        self.assertRunFinished(run)
+        self.assertTrue(run.books_agree, run.tie_out_verdict)
+        paths = [(r.method, r.path) for r in self.billcom_sb.request_log()]
+        self.assertIn(("POST", "/api/v2/Bulk/Crud/Create/Invoice.json"), paths)
+        self.assertNotIn(("POST", "/v3/invoices"), paths, "no invoice was created one by one")
+        self.assertLinked("Invoice", "1001")
+
     def test_preview_writes_nothing(self):
         with self.new_cursor() as env:
             wizard = self.preview(env)

@@ -90,6 +90,7 @@ CONFIG_ERRORS = [
     ("boolean-as-text", _set("facts", "under_accountant_console", "yes"), "facts.under_accountant_console",
      "true or false"),
     ("master-side", _set("settings", "master_side", "odoo"), "settings.master_side", "qbo"),
+    ("v2-bulk-as-text", _set("settings", "billcom_v2_bulk", "on"), "settings.billcom_v2_bulk", "true or false"),
 ]
 COMMANDS = ("preview", "sync", "reconcile")
 
