@@ -18,6 +18,8 @@ written on the other.
 """
 import math
 
+from sync_engine.billcom.bulk_v2 import ENTITIES as BILLCOM_V2_ENTITIES
+from sync_engine.billcom.bulk_v2 import MAX_BULK as BILLCOM_V2_BULK
 from sync_engine.billcom.client import BULK_CREATE as BILLCOM_BULK_COLLECTIONS
 from sync_engine.billcom.client import DEFAULT_BULK_LIMIT as BILLCOM_BULK
 from sync_engine.billcom.client import MAX_IN_FLIGHT as BILLCOM_IN_FLIGHT
@@ -92,12 +94,16 @@ def _billcom_time(n, latency, quota=False):
                math.ceil(n / BILLCOM_IN_FLIGHT) * latency)
 
 
-def first_sync(census):
+def first_sync(census, v2_bulk=False):
     """Read every synced type on both sides (Bill.com starts empty), read the
-    attachments once (rule no_attachments), create what the rules allow."""
+    attachments once (rule no_attachments), create what the rules allow. With
+    ``v2_bulk`` (the connection setting ``billcom_v2_bulk``), what Bill.com's v2
+    bulk endpoint takes is created 100 a call, after one v2 sign-in."""
     f = Floor()
     f.add("qbo", "POST token", 1)
     f.add("billcom", "POST login", 1)
+    if v2_bulk:
+        f.add("billcom", "POST v2/Login.json", 1)
     for otype, (entity, collection) in ENTITIES.items():
         f.add("qbo", "GET query", pages(census["qbo"].get(entity, 0), QBO_PAGE))
         f.add("billcom", f"GET {collection}", pages(0, BILLCOM_PAGE))
@@ -106,7 +112,10 @@ def first_sync(census):
         collection = ENTITIES[otype][1]
         if not n:
             continue
-        if collection in BILLCOM_BULK_COLLECTIONS:
+        if v2_bulk and collection in BILLCOM_V2_ENTITIES:
+            requests = math.ceil(n / BILLCOM_V2_BULK)
+            key = f"POST v2/Bulk/Crud/Create/{BILLCOM_V2_ENTITIES[collection]}.json"
+        elif collection in BILLCOM_BULK_COLLECTIONS:
             requests, key = math.ceil(n / BILLCOM_BULK), f"POST {collection}/bulk"
         else:
             requests, key = n, f"POST {collection}"
