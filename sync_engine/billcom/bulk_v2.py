@@ -1,8 +1,11 @@
-"""Bill.com v2 bulk creates, beside the v3 client, for what v3 cannot create in bulk.
+"""Bill.com v2 bulk creates, beside the v3 client, for what v3 creates one by one
+or a few at a time.
 
-v3 has no bulk create for customers and invoices; Bill.com's v2 API has
-``/Bulk/Crud/Create/<Entity>.json`` for up to 100 objects a call (the sources,
-and what they leave open, are in ``doc/billcom-v2-bulk.md``). ``BulkV2`` takes
+v3 has no bulk create for customers and invoices, and creates vendors 20 to a
+call (bills: this client's default of 20 too); Bill.com's v2 API has
+``/Bulk/Crud/Create/<Entity>.json`` for up to 100 vendors, customers, bills or
+invoices a call (the sources, and what they leave open, are in
+``doc/billcom-v2-bulk.md``). ``BulkV2`` takes
 a ``BillComClient`` and reuses its HTTP session, in-flight gate, limiters,
 counters and credentials, with a v2 session of its own (no source says a v3
 session is accepted by v2).
@@ -42,7 +45,8 @@ from .errors import (BillComError, BillComMalformedResponse, BillComUnavailable,
 _log = logging.getLogger(__name__)
 
 MAX_BULK = 100
-ENTITIES = {"customers": "Customer", "invoices": "Invoice"}   # what v2 bulk takes over from single v3 calls
+# what v2 bulk takes over from v3 (single calls, or bulk calls of 20) when the connection asks for it
+ENTITIES = {"vendors": "Vendor", "customers": "Customer", "bills": "Bill", "invoices": "Invoice"}
 EMPTY_ID = "00000000000000000000"
 PRODUCTION_V2 = "https://api.bill.com/api/v2"
 STAGE_V2 = "https://api-stage.bill.com/api/v2"
@@ -238,49 +242,88 @@ class BulkV2:
 
 
 # ------------------------------------------------------------------ shapes
+# v3 classification ids under their v2 names (the same on a document and on its lines)
+V2_CLASSES = (("chartOfAccountId", "chartOfAccountId"), ("accountingClassId", "actgClassId"),
+              ("departmentId", "departmentId"), ("locationId", "locationId"), ("itemId", "itemId"),
+              ("customerId", "customerId"), ("jobId", "jobId"))
+# v3 address fields and the endings of their v2 names: a vendor's ``address1``, a customer's ``billAddress1``
+V2_ADDRESS = (("line1", "1"), ("line2", "2"), ("city", "City"), ("stateOrProvince", "State"),
+              ("zipOrPostalCode", "Zip"), ("country", "Country"))
+# what tells a record apart when an answer is checked: the fields each v2 object carries for it
+NATURAL_KEYS = {"vendors": ("name",), "customers": ("name",),
+                "bills": ("vendorId", "invoiceNumber"), "invoices": ("customerId", "invoiceNumber")}
+
+
 def to_v2(collection, body):
     """A v3 create body in v2 field names (see doc/billcom-v2-bulk.md §4)."""
-    if collection == "customers":
-        out = {"entity": "Customer", "isActive": "1", "name": body["name"]}
-        for name in ("companyName", "email", "phone"):
-            if body.get(name):
-                out[name] = body[name]
-        addr = body.get("billingAddress") or {}
-        for v3, v2 in (("line1", "billAddress1"), ("line2", "billAddress2"), ("city", "billAddressCity"),
-                       ("stateOrProvince", "billAddressState"), ("zipOrPostalCode", "billAddressZip"),
-                       ("country", "billAddressCountry")):
-            if addr.get(v3):
-                out[v2] = addr[v3]
-        return out
-    header = body.get("classifications") or {}
+    return _TO_V2[collection](body)
+
+
+def _given(body, names):
+    """{v2 name: value} for the v3 fields of ``body`` that hold something."""
+    return {v2: body[v3] for v3, v2 in names if body.get(v3) not in (None, "")}
+
+
+def _address(addr, prefix):
+    return _given(addr or {}, [(v3, prefix + end) for v3, end in V2_ADDRESS])
+
+
+def _vendor(body):
+    out = {"entity": "Vendor", "isActive": "1", "name": body["name"]}
+    out.update(_given(body, (("email", "email"), ("phone", "phone"), ("accountNumber", "accNumber"))))
+    out.update(_given(body.get("additionalInfo") or {}, (("companyName", "companyName"),)))
+    out.update(_address(body.get("address"), "address"))
+    return out
+
+
+def _customer(body):
+    out = {"entity": "Customer", "isActive": "1", "name": body["name"]}
+    out.update(_given(body, (("companyName", "companyName"), ("email", "email"), ("phone", "phone"))))
+    out.update(_address(body.get("billingAddress"), "billAddress"))
+    return out
+
+
+def _bill(body):
+    invoice = body.get("invoice") or {}
+    out = {"entity": "Bill", "isActive": "1", "vendorId": body.get("vendorId"),
+           "invoiceNumber": invoice.get("invoiceNumber"), "invoiceDate": invoice.get("invoiceDate"),
+           "dueDate": body.get("dueDate")}
+    out.update(_given(body, (("paymentTermId", "paymentTermId"), ("description", "description"))))
+    out.update(_given(body.get("classifications") or {}, V2_CLASSES))
+    lines = []
+    for line in body.get("billLineItems") or []:
+        v2 = {"entity": "BillLineItem", "amount": line.get("amount")}
+        # v2 calls the unit price ``unitPrice`` (v3: ``price``)
+        v2.update(_given(line, (("quantity", "quantity"), ("price", "unitPrice"), ("description", "description"))))
+        v2.update(_given(line.get("classifications") or {}, V2_CLASSES))
+        lines.append(v2)
+    out["billLineItems"] = lines
+    return out
+
+
+def _invoice(body):
     out = {"entity": "Invoice", "isActive": "1", "customerId": (body.get("customer") or {}).get("id"),
            "invoiceNumber": body.get("invoiceNumber"), "invoiceDate": body.get("invoiceDate"),
            "dueDate": body.get("dueDate")}
-    if header.get("accountingClassId"):
-        out["actgClassId"] = header["accountingClassId"]
-    if header.get("locationId"):
-        out["locationId"] = header["locationId"]
+    header = body.get("classifications") or {}
+    out.update(_given(header, (("accountingClassId", "actgClassId"), ("locationId", "locationId"))))
     lines = []
     for line in body.get("invoiceLineItems") or []:
-        cls = line.get("classifications") or {}
         v2 = {"entity": "InvoiceLineItem", "quantity": line.get("quantity"), "price": line.get("price")}
-        for v3, name in (("description", "description"), ("itemId", "itemId")):
-            if line.get(v3):
-                v2[name] = line[v3]
-        for v3, name in (("chartOfAccountId", "chartOfAccountId"), ("accountingClassId", "actgClassId")):
-            if cls.get(v3):
-                v2[name] = cls[v3]
+        v2.update(_given(line, (("description", "description"), ("itemId", "itemId"))))
+        v2.update(_given(line.get("classifications") or {},
+                         (("chartOfAccountId", "chartOfAccountId"), ("accountingClassId", "actgClassId"))))
         lines.append(v2)
     out["invoiceLineItems"] = lines
     return out
 
 
+_TO_V2 = {"vendors": _vendor, "customers": _customer, "bills": _bill, "invoices": _invoice}
+
+
 def _same_record(collection, sent, answered):
     """Whether an item's answer is about the record sent in its place."""
-    if collection == "customers":
-        return answered.get("name") == sent.get("name")
-    return (answered.get("invoiceNumber") == sent.get("invoiceNumber")
-            and answered.get("customerId") == sent.get("customerId"))
+    return all(answered.get(key) == sent.get(key) for key in NATURAL_KEYS[collection])
 
 
 def _json_default(value):

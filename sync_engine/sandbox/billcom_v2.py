@@ -1,5 +1,5 @@
-"""Bill.com v2 endpoints of the sandbox: sign-in and bulk creates of customers
-and invoices (what ``sync_engine.billcom.bulk_v2`` uses).
+"""Bill.com v2 endpoints of the sandbox: sign-in and bulk creates of vendors,
+customers, bills and invoices (what ``sync_engine.billcom.bulk_v2`` uses).
 
 Modelled on ``doc/billcom-v2-bulk.md``:
 
@@ -9,9 +9,17 @@ Modelled on ``doc/billcom-v2-bulk.md``:
 * ``Login.json`` (``userName``, ``password``, ``orgId``, ``devKey``) gives a v2
   session; v2 and v3 sessions are kept apart (no source says either is
   accepted by the other);
-* ``Bulk/Crud/Create/{Customer,Invoice}.json`` takes ``{"bulk": [{"obj": {...}}]}``,
-  at most 100 items, and answers one result per item, in order, under
-  ``response_data.bulk``; the objects are the ones v3 shows (same ids);
+* ``Bulk/Crud/Create/{Vendor,Customer,Bill,Invoice}.json`` takes
+  ``{"bulk": [{"obj": {...}}]}``, at most 100 items, and answers one result per
+  item, in order, under ``response_data.bulk``; the objects are the ones v3
+  shows (same ids);
+* each item is turned into the v3 body it stands for and checked and stored by
+  the same code as a v3 create (``_create``), so v2 refuses what v3 refuses;
+  v2 field names follow doc/billcom-v2-bulk.md §4 (a vendor's ``address1``,
+  ``accNumber``; a bill's flat ``invoiceNumber``, its lines' ``unitPrice``
+  and ``actgClassId``); ``"00000000000000000000"`` is an empty reference. A
+  bill item's ``allowDuplicateInvNum`` is accepted and changes nothing: v3
+  creates take duplicate invoice numbers here too;
 * what a failing item does to the others is not documented, so it is a
   setting: ``v2_bulk_mode = "per_item"`` (each item on its own; the call's
   status is 1 when any item failed) or ``"all_or_nothing"`` (nothing is kept
@@ -28,7 +36,8 @@ import urllib.parse
 from .billcom_common import ApiError, Session
 from .httpserver import Response
 
-ENTITIES = {"Customer": "customers", "Invoice": "invoices"}
+ENTITIES = {"Vendor": "vendors", "Customer": "customers", "Bill": "bills", "Invoice": "invoices"}
+EMPTY_ID = "0" * 20
 MAX_BULK = 100
 
 
@@ -38,7 +47,7 @@ def setup_v2_routes(sandbox):
         sandbox.v2_sessions = {}
         sandbox.v2_bulk_mode = "per_item"
     sandbox.route("POST", "/api/v2/Login.json", lambda request: _login(sandbox, request))
-    sandbox.route("POST", r"/api/v2/Bulk/Crud/Create/(?P<entity>Customer|Invoice)\.json",
+    sandbox.route("POST", r"/api/v2/Bulk/Crud/Create/(?P<entity>%s)\.json" % "|".join(ENTITIES),
                   lambda request: _bulk_create(sandbox, request))
 
 
@@ -138,41 +147,88 @@ def _create_one(sb, collection, item, session):
     obj = item.get("obj") if isinstance(item, dict) else None
     if not isinstance(obj, dict):
         raise ApiError(400, "BDC_1108", "obj: Missing value")
-    entity = "Customer" if collection == "customers" else "Invoice"
+    entity = next(name for name, coll in ENTITIES.items() if coll == collection)
     if obj.get("entity") != entity:
         raise ApiError(400, "BDC_1116", f"entity: expected {entity}")
     created = sb._create(collection, from_v2(collection, obj), session.user_id)
     return to_v2_answer(collection, created)
 
 
+# v2 classification ids under their v3 names (the same on a document and on its lines)
+V2_CLASSES = (("chartOfAccountId", "chartOfAccountId"), ("actgClassId", "accountingClassId"),
+              ("departmentId", "departmentId"), ("locationId", "locationId"), ("itemId", "itemId"),
+              ("customerId", "customerId"), ("jobId", "jobId"))
+BILL_HEADER_CLASSES = ("chartOfAccountId", "departmentId", "locationId", "actgClassId")  # what a v2 bill shows
+# the endings of v2 address names (a vendor's ``address1``, a customer's ``billAddress1``) and the v3 field
+V2_ADDRESS = (("1", "line1"), ("2", "line2"), ("City", "city"), ("State", "stateOrProvince"),
+              ("Zip", "zipOrPostalCode"), ("Country", "country"))
+
+
+def _given(obj, names):
+    """{v3 name: value} for the v2 fields of ``obj`` that hold something (an empty reference holds nothing)."""
+    return {v3: obj[v2] for v2, v3 in names if obj.get(v2) not in (None, "", EMPTY_ID)}
+
+
+def _address(obj, prefix):
+    return _given(obj, [(prefix + end, v3) for end, v3 in V2_ADDRESS])
+
+
 def from_v2(collection, obj):
     """A v2 object as the v3 create body the sandbox builds from."""
+    if collection == "vendors":
+        body = {"name": obj.get("name")}
+        body.update(_given(obj, (("shortName", "shortName"), ("email", "email"), ("phone", "phone"),
+                                 ("accNumber", "accountNumber"), ("billCurrency", "billCurrency"))))
+        if obj.get("companyName"):
+            body["additionalInfo"] = {"companyName": obj["companyName"]}
+        if obj.get("nameOnCheck"):
+            body["paymentInformation"] = {"payeeName": obj["nameOnCheck"]}
+        address = _address(obj, "address")
+        if address:
+            body["address"] = address
+        return body
     if collection == "customers":
         body = {"name": obj.get("name"), "accountType": "BUSINESS"}
-        for name in ("companyName", "email", "phone"):
-            if obj.get(name):
-                body[name] = obj[name]
-        addr = {v3: obj[v2] for v2, v3 in (("billAddress1", "line1"), ("billAddress2", "line2"),
-                                            ("billAddressCity", "city"), ("billAddressState", "stateOrProvince"),
-                                            ("billAddressZip", "zipOrPostalCode"), ("billAddressCountry", "country"))
-                if obj.get(v2)}
-        if addr:
-            body["billingAddress"] = addr
+        body.update(_given(obj, (("companyName", "companyName"), ("email", "email"), ("phone", "phone"))))
+        address = _address(obj, "billAddress")
+        if address:
+            body["billingAddress"] = address
+        return body
+    if collection == "bills":
+        body = {"vendorId": obj.get("vendorId"), "dueDate": obj.get("dueDate"),
+                "invoice": {"invoiceNumber": obj.get("invoiceNumber"), "invoiceDate": obj.get("invoiceDate")}}
+        body.update(_given(obj, (("paymentTermId", "paymentTermId"), ("description", "description"),
+                                 ("poNumber", "purchaseOrderNumber"),
+                                 ("payFromChartOfAccountId", "payFromChartOfAccountId"))))
+        header = _given(obj, V2_CLASSES)
+        if header:
+            body["classifications"] = header
+        lines = obj.get("billLineItems")
+        # what is not a list of objects goes on as it is: the v3 checks name what is wrong with it
+        body["billLineItems"] = [_bill_line(line) if isinstance(line, dict) else line for line in lines] \
+            if isinstance(lines, list) else lines
         return body
     body = {"customer": {"id": obj.get("customerId")}, "invoiceNumber": obj.get("invoiceNumber"),
             "invoiceDate": obj.get("invoiceDate"), "dueDate": obj.get("dueDate"), "invoiceLineItems": []}
-    header = {k3: obj[k2] for k2, k3 in (("actgClassId", "accountingClassId"), ("locationId", "locationId"))
-              if obj.get(k2) and obj[k2] != "0" * 20}
+    header = _given(obj, (("actgClassId", "accountingClassId"), ("locationId", "locationId")))
     if header:
         body["classifications"] = header
     for line in obj.get("invoiceLineItems") or []:
         out = {k: line[k] for k in ("quantity", "price", "description", "itemId") if line.get(k) is not None}
-        cls = {k3: line[k2] for k2, k3 in (("chartOfAccountId", "chartOfAccountId"),
-                                           ("actgClassId", "accountingClassId")) if line.get(k2)}
+        cls = _given(line, (("chartOfAccountId", "chartOfAccountId"), ("actgClassId", "accountingClassId")))
         if cls:
             out["classifications"] = cls
         body["invoiceLineItems"].append(out)
     return body
+
+
+def _bill_line(line):
+    out = _given(line, (("amount", "amount"), ("quantity", "quantity"), ("unitPrice", "price"),
+                        ("description", "description")))
+    classes = _given(line, V2_CLASSES)
+    if classes:
+        out["classifications"] = classes
+    return out
 
 
 def _v2_time(text):
@@ -180,13 +236,45 @@ def _v2_time(text):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
+def _v2_id(value):
+    return value or EMPTY_ID
+
+
 def to_v2_answer(collection, obj):
     """A stored (v3) object as a v2 answer shows it (same id)."""
-    out = {"entity": "Customer" if collection == "customers" else "Invoice", "id": obj["id"],
-           "isActive": "2" if obj.get("archived") else "1",
+    entity = next(name for name, coll in ENTITIES.items() if coll == collection)
+    out = {"entity": entity, "id": obj["id"], "isActive": "2" if obj.get("archived") else "1",
            "createdTime": _v2_time(obj["createdTime"]), "updatedTime": _v2_time(obj["updatedTime"])}
+    if collection == "vendors":
+        address = obj.get("address") or {}
+        out.update({"name": obj.get("name"), "shortName": obj.get("shortName"),
+                    "companyName": (obj.get("additionalInfo") or {}).get("companyName"),
+                    "nameOnCheck": (obj.get("paymentInformation") or {}).get("payeeName"),
+                    "accNumber": obj.get("accountNumber"), "email": obj.get("email"), "phone": obj.get("phone"),
+                    "billCurrency": obj.get("billCurrency")})
+        out.update({"address" + end: address.get(v3) for end, v3 in V2_ADDRESS})
+        return out
     if collection == "customers":
         out.update({k: obj.get(k) for k in ("name", "companyName", "email", "phone")})
+        return out
+    if collection == "bills":
+        header = obj.get("classifications") or {}
+        out.update({"vendorId": obj["vendorId"], "invoiceNumber": obj["invoice"]["invoiceNumber"],
+                    "invoiceDate": obj["invoice"]["invoiceDate"], "dueDate": obj.get("dueDate"),
+                    "amount": obj.get("amount"), "paidAmount": obj.get("paidAmount"),
+                    "dueAmount": obj.get("dueAmount"), "creditAmount": obj.get("creditAmount"),
+                    "scheduledAmount": obj.get("scheduledAmount"), "description": obj.get("description"),
+                    "poNumber": obj.get("purchaseOrderNumber"), "paymentTermId": _v2_id(obj.get("paymentTermId"))})
+        out.update({v2: _v2_id(header.get(v3)) for v2, v3 in V2_CLASSES if v2 in BILL_HEADER_CLASSES})
+        lines = []
+        for line in obj.get("billLineItems") or []:
+            classes = line.get("classifications") or {}
+            v2 = {"entity": "BillLineItem", "id": line["id"], "billId": obj["id"], "amount": line.get("amount"),
+                  "quantity": line.get("quantity"), "unitPrice": line.get("price"),
+                  "description": line.get("description")}
+            v2.update({name: _v2_id(classes.get(v3)) for name, v3 in V2_CLASSES})
+            lines.append(v2)
+        out["billLineItems"] = lines
         return out
     out.update({"customerId": obj.get("customerId") or (obj.get("customer") or {}).get("id"),
                 "invoiceNumber": obj.get("invoiceNumber"), "invoiceDate": obj.get("invoiceDate"),

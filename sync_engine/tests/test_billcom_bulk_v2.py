@@ -2,16 +2,20 @@
 in order; a call that fails part-way (per item, all-or-nothing, or with its
 answer lost) leaves no duplicate and no record created without being returned."""
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 
 from sync_engine.billcom import errors as bce
 from sync_engine.billcom.bulk_v2 import BulkV2, to_v2, v2_base_url
-from sync_engine.mapping import read_billcom
+from sync_engine.mapping import billcom_body, read_billcom
 from sync_engine.tests.billcom_support import (client, clock, invoice_body, sandbox,  # noqa: F401
-                                               seed_customer)
+                                               seed_customer, seed_vendor)
 
 BULK_INVOICES = "/api/v2/Bulk/Crud/Create/Invoice.json"
+BULK_BILLS = "/api/v2/Bulk/Crud/Create/Bill.json"
+BULK_VENDORS = "/api/v2/Bulk/Crud/Create/Vendor.json"
+BULK = {"bills": BULK_BILLS, "vendors": BULK_VENDORS}
 
 
 def _posts(sandbox, path):
@@ -104,9 +108,117 @@ def test_an_expired_v2_session_signs_in_again_once(sandbox, client):  # noqa: F8
     assert len([r for r in sandbox.request_log() if r.path == "/api/v2/Login.json"]) == 2
 
 
-def test_only_customers_and_invoices(client):  # noqa: F811
+# ------------------------------------------------------------ bills and vendors
+def _vendor_body(i, name=None):
+    """A vendor as the mapping writes it for Bill.com (v3 shape)."""
+    return billcom_body("vendor", {"name": name or f"V2 Vendor {i:03d}", "email": f"ap{i}@vendor.example",
+                                   "company_name": f"Vendor {i} LLC", "account_number": f"ACC-{i}",
+                                   "address": {"line1": f"{i} Main St", "city": "Springfield", "state": "MA",
+                                               "zip": "01101", "country": "US"}}, str)
+
+
+def _bill_bodies(vendor_id, n, bad=(), account=None, cls=None, location=None):
+    """Bills of two lines each (the second with cents); those in ``bad`` name a vendor that does not exist."""
+    bodies = []
+    for i in range(n):
+        classes = {k: v for k, v in (("chartOfAccountId", account), ("accountingClassId", cls)) if v}
+        body = {"vendorId": "00902NOSUCHVENDORxyz" if i in bad else vendor_id, "dueDate": "2025-03-31",
+                "invoice": {"invoiceNumber": f"V2-{i:03d}", "invoiceDate": "2025-03-01"},
+                "billLineItems": [{"amount": Decimal(10 + i), "description": "goods",
+                                   **({"classifications": classes} if classes else {})},
+                                  {"amount": Decimal("0.37"), "description": "freight"}]}
+        if location:
+            body["classifications"] = {"locationId": location}
+        bodies.append(body)
+    return bodies
+
+
+def _bodies(sandbox, collection, n, bad=()):
+    """``n`` create bodies of ``collection``; those in ``bad`` are refused by Bill.com."""
+    if collection == "bills":
+        return _bill_bodies(seed_vendor(sandbox)["id"], n, bad)
+    return [_vendor_body(i, name="x" * 101 if i in bad else None) for i in range(n)]  # names are at most 100
+
+
+def _made(sandbox, collection):
+    """How many times each test record exists in Bill.com, by its natural key."""
+    if collection == "bills":
+        return Counter(o["invoice"]["invoiceNumber"] for o in sandbox.all("bills")
+                       if o["invoice"]["invoiceNumber"].startswith("V2-"))
+    return Counter(o["name"] for o in sandbox.all("vendors") if o["name"].startswith("V2 "))
+
+
+def test_a_hundred_bills_a_call_read_back_as_v3_shows_them(sandbox, client):  # noqa: F811
+    vendor = seed_vendor(sandbox)
+    account = sandbox.add("classifications/chart-of-accounts", {"name": "Supplies"})
+    cls = sandbox.add("classifications/accounting-classes", {"name": "Landscaping"})
+    location = sandbox.add("classifications/locations", {"name": "Palo Alto"})
+    bodies = _bill_bodies(vendor["id"], 130, account=account["id"], cls=cls["id"], location=location["id"])
+    outcomes = BulkV2(client).create("bills", bodies)
+    assert [o.error for o in outcomes] == [None] * 130
+    assert [o.obj["invoice"]["invoiceNumber"] for o in outcomes] == [f"V2-{i:03d}" for i in range(130)]
+    assert set(_made(sandbox, "bills").values()) == {1} and len(_made(sandbox, "bills")) == 130
+    bill = outcomes[5].obj                                         # as v3 shows it
+    assert Decimal(str(bill["amount"])) == Decimal("15.37")         # 15 + 0.37, to the cent
+    assert bill["vendorId"] == vendor["id"] and bill["dueDate"] == "2025-03-31"
+    assert bill["classifications"] == {"locationId": location["id"]}
+    assert bill["billLineItems"][0]["classifications"] == {"chartOfAccountId": account["id"],
+                                                           "accountingClassId": cls["id"]}
+    assert read_billcom("bill", bill).values["number"] == "V2-005"
+    assert len(_posts(sandbox, BULK_BILLS)) == 2                   # 100 + 30
+    assert client.stats.requests["GET bills"] == 2                 # read back by id, a page a call
+    assert not client.stats.requests.get("POST bills/bulk") and not client.stats.requests.get("POST bills")
+
+
+def test_vendors_in_bulk(sandbox, client):  # noqa: F811
+    bodies = [_vendor_body(i) for i in range(3)]
+    outcomes = BulkV2(client).create("vendors", bodies)
+    assert [o.obj["name"] for o in outcomes] == [b["name"] for b in bodies]
+    vendor = outcomes[1].obj
+    assert vendor["address"] == {"line1": "1 Main St", "city": "Springfield", "stateOrProvince": "MA",
+                                 "zipOrPostalCode": "01101", "country": "US"}
+    assert vendor["additionalInfo"]["companyName"] == "Vendor 1 LLC" and vendor["accountNumber"] == "ACC-1"
+    assert vendor["email"] == "ap1@vendor.example"
+    assert to_v2("vendors", bodies[1])["addressZip"] == "01101"
+    assert len(_posts(sandbox, BULK_VENDORS)) == 1
+    assert not client.stats.requests.get("POST vendors/bulk") and not client.stats.requests.get("POST vendors")
+
+
+@pytest.mark.parametrize("collection", ["bills", "vendors"])
+@pytest.mark.parametrize("mode", ["per_item", "all_or_nothing"])
+def test_bills_or_vendors_item_17_refused_the_others_made_once(sandbox, client, collection, mode):  # noqa: F811
+    sandbox.v2_bulk_mode = mode
+    outcomes = BulkV2(client).create(collection, _bodies(sandbox, collection, 40, bad={17}))
+    assert outcomes[17].obj is None and isinstance(outcomes[17].error, bce.BillComValidationError)
+    assert outcomes[17].error.scope == "record"
+    assert all(o.obj is not None for i, o in enumerate(outcomes) if i != 17)
+    made = _made(sandbox, collection)
+    assert set(made.values()) == {1} and len(made) == 39            # no duplicate
+    assert len(_posts(sandbox, BULK[collection])) == 1
+    singles = client.stats.requests.get(f"POST {collection}", 0)
+    # per item: each item's own result was enough; all-or-nothing: the answer named no item, so each
+    # was looked up (none made) and then created on its own through v3, the refused one included
+    assert singles == (0 if mode == "per_item" else 40)
+
+
+@pytest.mark.parametrize("collection", ["bills", "vendors"])
+def test_bills_or_vendors_lost_answer_found_again_not_sent_again(sandbox, client, collection):  # noqa: F811
+    bodies = _bodies(sandbox, collection, 25)
+    bulk = BulkV2(client)
+    bulk._login()
+    sandbox.inject("lost_response", method="POST", path=BULK[collection])
+    outcomes = bulk.create(collection, bodies)
+    assert all(o.obj is not None for o in outcomes)
+    made = _made(sandbox, collection)
+    assert set(made.values()) == {1} and len(made) == 25
+    assert len(_posts(sandbox, BULK[collection])) == 1
+    assert client.stats.requests[f"GET {collection}"] == 25 + 1     # each looked up by its key, then read back
+    assert client.stats.requests.get(f"POST {collection}", 0) == 0  # nothing created twice
+
+
+def test_only_what_v2_bulk_creates(client):  # noqa: F811
     with pytest.raises(ValueError):
-        BulkV2(client).create("bills", [])
+        BulkV2(client).create("vendor-credits", [])
 
 
 # ------------------------------------------------------------ in a sync run
