@@ -261,3 +261,48 @@ def test_off_unless_the_connection_asks_for_it():
         _qbo_invoices(c, 3)
         assert c.run(tie_out=False).state == "done"
         assert not [r for r in c.sb.billcom.request_log() if r.path.startswith("/api/v2/")]
+
+
+def _qbo_vendors_and_bills(c, vendors, bills):
+    q = c.sb.qbo
+    expense = next(a for a in q.all("Account") if a.get("AccountType") == "Expense")
+    made = [q.add("Vendor", {"DisplayName": f"Bulk Vendor {i:03d}", "CompanyName": f"Bulk Vendor {i:03d} LLC",
+                             "PrimaryEmailAddr": {"Address": f"ap{i}@vendor.example"},
+                             "BillAddr": {"Line1": f"{i} Main St", "City": "Springfield",
+                                          "CountrySubDivisionCode": "MA", "PostalCode": "01101", "Country": "US"}})
+            for i in range(vendors)]
+    for i in range(bills):
+        q.add("Bill", {"VendorRef": {"value": made[i % vendors]["Id"]}, "DocNumber": f"BULK-{i:03d}",
+                       "TxnDate": "2026-11-20", "DueDate": "2026-12-20",
+                       "Line": [{"Amount": round(20.37 + i, 2), "Description": "Supplies",
+                                 "DetailType": "AccountBasedExpenseLineDetail",
+                                 "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense["Id"]}}}]})
+
+
+def test_a_sync_with_v2_bulk_creates_vendors_and_bills_a_hundred_a_call_and_links_each():
+    from sync_engine.reconcile import tie_out
+    from sync_engine.tests.sync_support import demo_company
+    with demo_company() as c:
+        _qbo_vendors_and_bills(c, vendors=110, bills=130)
+        c.config.settings.billcom_v2_bulk = True
+        first = c.run(tie_out=False)
+        assert first.state == "done", first.message
+        for otype, at_least in (("vendor", 110), ("bill", 130)):
+            created = c.lines(first, object_type=otype, action="create", direction="qbo_to_billcom")
+            assert len(created) >= at_least and all(l.state == "done" and l.billcom_id for l in created)
+        log = c.sb.billcom.request_log()
+        # with the demo's own: 112 vendors and 133 bills made, two calls each
+        assert len([r for r in log if r.path == BULK_VENDORS]) == 2
+        assert len([r for r in log if r.path == BULK_BILLS]) == 2
+        assert not [r for r in log if r.method == "POST" and r.path in ("/v3/vendors", "/v3/vendors/bulk",
+                                                                        "/v3/bills", "/v3/bills/bulk")]
+        billcom = c.sb.billcom
+        assert max(Counter(o["name"] for o in billcom.all("vendors")).values()) == 1
+        assert max(Counter((o["vendorId"], o["invoice"]["invoiceNumber"])
+                           for o in billcom.all("bills")).values()) == 1
+        bill = next(o for o in billcom.all("bills") if o["invoice"]["invoiceNumber"] == "BULK-007")
+        assert Decimal(str(bill["amount"])) == Decimal("27.37")
+        second = c.run(tie_out=False)  # every record linked: nothing to create again
+        assert [l for l in second.lines if l.action in ("create", "link")] == []
+        report = tie_out(c.config, c.store, c.service().remote)
+        assert report.agrees, report.render()  # every bill arrived with its QuickBooks total
