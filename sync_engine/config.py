@@ -76,8 +76,8 @@ class SyncSettings:
     excluded: tuple = ()
     # a held conflict a person settled: "<object type>|<QuickBooks id>" -> the side whose version wins
     record_masters: dict = field(default_factory=dict)
-    # write customers and invoices (which v3 creates one a request) through
-    # Bill.com's v2 bulk endpoints, 100 a call (doc/billcom-v2-bulk.md)
+    # create vendors, customers, bills and invoices through Bill.com's v2 bulk
+    # endpoints, 100 a call, where v3 takes 20 or one (doc/billcom-v2-bulk.md)
     billcom_v2_bulk: bool = False
 
 
@@ -194,20 +194,15 @@ _ID = "a non-empty string (a QuickBooks id) or null"
 _DATE = "an ISO date YYYY-MM-DD"
 
 
+# a JSON value's kind as an error message names it (bool before number: True is an int)
+_KINDS = ((bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "a list"),
+          (dict, "an object"))
+
+
 def _kind(value):
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((kind for types, kind in _KINDS if isinstance(value, types)), type(value).__name__)
 
 
 def _shown(value, limit=60):
