@@ -13,6 +13,7 @@ the scheduler).
 import logging
 
 from odoo import fields
+from odoo.tools import SQL
 
 from . import engine
 from .engine import Link, Store
@@ -51,16 +52,21 @@ class OdooStore(Store):
 
     # ----------------------------------------------------------------- links
     def load_links(self, object_types=None):
-        domain = [("connection_id", "=", self.connection.id)]
+        """The connection's links, read in SQL with each snapshot as its JSON text:
+        the engine parses a snapshot only for a record that changed, and the ORM
+        cache does not hold every link's values for the whole batch."""
+        Links = self.env["billcom_qbo.link"]
+        Links.flush_model()
+        query = SQL("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot::text,"
+                    " last_synced FROM %s WHERE connection_id = %s",
+                    SQL.identifier(Links._table), self.connection.id)
         if object_types:
-            domain.append(("object_type", "in", list(object_types)))
-        rows = self.env["billcom_qbo.link"].search_read(
-            domain, ["object_type", "qbo_id", "billcom_id", "qbo_version", "billcom_version", "snapshot",
-                     "last_synced"], order="id")
-        return [Link(r["object_type"], r["qbo_id"], r["billcom_id"], r["qbo_version"] or None,
-                     r["billcom_version"] or None, r["snapshot"] or None,
-                     engine.datetime_to_iso(r["last_synced"]))
-                for r in rows]
+            query = SQL("%s AND object_type IN %s", query, tuple(object_types))
+        self.env.cr.execute(SQL("%s ORDER BY id", query))
+        return [Link(otype, qbo_id, billcom_id, qbo_version or None, billcom_version or None, snapshot or None,
+                     engine.datetime_to_iso(last_synced))
+                for otype, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced
+                in self.env.cr.fetchall()]
 
     def save_links(self, links):
         """Insert or update links by (object type, QuickBooks id), then commit."""

@@ -359,7 +359,7 @@ class Executor:
                 self.links.add(WrittenLink(link.object_type, link.qbo_id, link.billcom_id))
             else:
                 self.links.add(Link(link.object_type, link.qbo_id, link.billcom_id, link.qbo_version,
-                                    link.billcom_version, known.snapshot))
+                                    link.billcom_version, known.stored_snapshot))
 
     def _fail(self, item, exc):
         item.line.state = "failed"

@@ -20,18 +20,47 @@ from decimal import Decimal
 from .errors import SyncAlreadyRunning
 
 
-@dataclass
 class Link:
-    object_type: str
-    qbo_id: str
-    billcom_id: str
-    qbo_version: str = None       # QBO SyncToken after the last sync
-    billcom_version: str = None   # Bill.com updatedTime after the last sync
-    snapshot: dict = None         # the canonical values both sides held at the last sync
-    last_synced: str = None
+    """A QuickBooks record and its Bill.com twin, with what each side held at the
+    last sync. A store hands the snapshot over as the JSON text it keeps, parsed
+    only when read: a daily run loads every link but looks at the values of the
+    few records that changed, so the link map costs ids, not documents."""
+    __slots__ = ("object_type", "qbo_id", "billcom_id", "qbo_version", "billcom_version", "stored_snapshot",
+                 "last_synced")
+
+    def __init__(self, object_type, qbo_id, billcom_id, qbo_version=None, billcom_version=None, snapshot=None,
+                 last_synced=None):
+        self.object_type, self.qbo_id, self.billcom_id = object_type, qbo_id, billcom_id
+        self.qbo_version = qbo_version           # QBO SyncToken after the last sync
+        self.billcom_version = billcom_version   # Bill.com updatedTime after the last sync
+        self.stored_snapshot = snapshot          # a dict, or its JSON text as a store keeps it
+        self.last_synced = last_synced
+
+    @property
+    def snapshot(self):
+        """The canonical values both sides held at the last sync (a dict, or None)."""
+        value = self.stored_snapshot
+        return json.loads(value) if isinstance(value, str) else value
+
+    @snapshot.setter
+    def snapshot(self, value):
+        self.stored_snapshot = value
 
     def key(self):
         return (self.object_type, self.qbo_id, self.billcom_id)
+
+    def _fields(self):
+        return (self.object_type, self.qbo_id, self.billcom_id, self.qbo_version, self.billcom_version,
+                self.snapshot, self.last_synced)
+
+    def __eq__(self, other):
+        return isinstance(other, Link) and self._fields() == other._fields()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"Link({self.object_type!r}, {self.qbo_id!r}, {self.billcom_id!r}, {self.qbo_version!r}, "
+                f"{self.billcom_version!r}, {self.snapshot!r}, {self.last_synced!r})")
 
 
 @dataclass
@@ -231,7 +260,7 @@ class SQLiteStore(Store):
         if object_types:
             sql += " WHERE object_type IN (%s)" % ",".join("?" * len(object_types))
             args = tuple(object_types)
-        return [Link(t, q, b, qv, bv, json.loads(s) if s else None, ls)
+        return [Link(t, q, b, qv, bv, s or None, ls)
                 for t, q, b, qv, bv, s, ls in self._db().execute(sql, args)]
 
     @_serialized
@@ -239,7 +268,7 @@ class SQLiteStore(Store):
         if not links:
             return
         rows = [(l.object_type, l.qbo_id, l.billcom_id, l.qbo_version, l.billcom_version,
-                 json.dumps(l.snapshot, sort_keys=True) if l.snapshot is not None else None,
+                 _snapshot_text(l),
                  l.last_synced or _now_iso()) for l in links]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -360,3 +389,11 @@ class SQLiteStore(Store):
             (run_id,))
         return [RunLine(*r[:10], diff=json.loads(r[10]) if r[10] else None, state=r[11],
                         amount=Decimal(r[12]) if r[12] is not None else None, currency=r[13]) for r in rows]
+
+
+def _snapshot_text(link):
+    """A link's snapshot as the JSON text the store keeps (as loaded, when unchanged)."""
+    value = link.stored_snapshot
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
