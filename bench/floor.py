@@ -4,8 +4,9 @@ documented limits, whoever sends them.
 
 Documented sizes: QBO query pages of 1,000, change data capture answers of up
 to 1,000 objects, batches of 30; Bill.com list pages of 100, bulk creates of
-20 where a bulk endpoint exists (vendors, bills, vendor credits, credit memos,
-chart of accounts, classes, locations, items) and one request per record where
+100 bills or 20 of the others where a bulk endpoint exists (vendors, bills,
+vendor credits, credit memos, chart of accounts, classes, locations, items),
+100 a call through v2 with ``v2_bulk``, and one request per record where
 none does (customers, invoices, payment terms, recorded payments, updates of
 bills and invoices). Each side signs in once.
 
@@ -21,6 +22,7 @@ import math
 from sync_engine.billcom.bulk_v2 import ENTITIES as BILLCOM_V2_ENTITIES
 from sync_engine.billcom.bulk_v2 import MAX_BULK as BILLCOM_V2_BULK
 from sync_engine.billcom.client import BULK_CREATE as BILLCOM_BULK_COLLECTIONS
+from sync_engine.billcom.client import BULK_LIMITS as BILLCOM_BULK_LIMITS
 from sync_engine.billcom.client import DEFAULT_BULK_LIMIT as BILLCOM_BULK
 from sync_engine.billcom.client import MAX_IN_FLIGHT as BILLCOM_IN_FLIGHT
 from sync_engine.billcom.client import MAX_PAGE as BILLCOM_PAGE
@@ -116,7 +118,8 @@ def first_sync(census, v2_bulk=False):
             requests = math.ceil(n / BILLCOM_V2_BULK)
             key = f"POST v2/Bulk/Crud/Create/{BILLCOM_V2_ENTITIES[collection]}.json"
         elif collection in BILLCOM_BULK_COLLECTIONS:
-            requests, key = math.ceil(n / BILLCOM_BULK), f"POST {collection}/bulk"
+            limit = BILLCOM_BULK_LIMITS.get(collection, BILLCOM_BULK)
+            requests, key = math.ceil(n / limit), f"POST {collection}/bulk"
         else:
             requests, key = n, f"POST {collection}"
         f.add("billcom", key, requests)

@@ -64,8 +64,8 @@ class Report:
         print("Engine figures come from the syncing process alone (CPU time of all its threads, peak resident "
               "memory); each sync runs in a fresh process.")
         print("floor: the fewest requests the documented sizes allow (QBO query pages of 1,000 and batches of 30; "
-              "Bill.com list pages of 100, bulk creates of 20 where a bulk endpoint exists, else one request a "
-              "record); time floor: those requests at the latency each, QBO at most 10/s and 500/min, Bill.com at "
+              "Bill.com list pages of 100, bulk creates of 100 bills or 20 of the others where a bulk endpoint "
+              "exists, else one request a record); time floor: those requests at the latency each, QBO at most 10/s and 500/min, Bill.com at "
               "most 3 in flight, both sides in parallel.")
         if r.get("billcom_v2_bulk"):
             print("With billcom_v2_bulk on: what Bill.com's v2 bulk endpoint takes is created 100 a call after a "

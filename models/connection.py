@@ -81,10 +81,10 @@ class Connection(models.Model):
         help="Bills not approved yet in Bill.com stay out of QuickBooks.")
     billcom_v2_bulk = fields.Boolean(
         "Bulk writes through Bill.com's v2 API", tracking=True,
-        help="Customers and invoices are created in Bill.com 100 a request through its older v2 API "
-             "instead of one a request through v3, so a first sync of a large company uses far fewer "
-             "requests of the hourly quota. Each created record is read back through v3 before it is "
-             "linked; a record v2 does not create is created through v3.")
+        help="Vendors, customers and invoices are created in Bill.com 100 a request through its older "
+             "v2 API, where v3 takes 20 (vendors) or one (customers, invoices), so a first sync of a large "
+             "company uses far fewer requests of the hourly quota. Each created record is read back "
+             "through v3 before it is linked; a record v2 does not create is created through v3.")
     master_side = fields.Selection(
         MASTER_SIDES, string="Master in case of conflict", default="none", required=True, tracking=True,
         help="A record edited on both sides since the last sync is held as a conflict, "

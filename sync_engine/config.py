@@ -76,8 +76,8 @@ class SyncSettings:
     excluded: tuple = ()
     # a held conflict a person settled: "<object type>|<QuickBooks id>" -> the side whose version wins
     record_masters: dict = field(default_factory=dict)
-    # create vendors, customers, bills and invoices through Bill.com's v2 bulk
-    # endpoints, 100 a call, where v3 takes 20 or one (doc/billcom-v2-bulk.md)
+    # create vendors, customers and invoices through Bill.com's v2 bulk endpoints,
+    # 100 a call, where v3 takes 20 or one (doc/billcom-v2-bulk.md)
     billcom_v2_bulk: bool = False
 
 
