@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from sync_engine.sandbox import Sandboxes
 from sync_engine.sandbox.seed import seed_demo
 from sync_engine.tests.sync_support import business_view
@@ -42,9 +44,11 @@ def day_two(sb):
 class Scenario:
     """Seed, sync, day-two changes, sync: each sync a child process that may be killed once."""
 
-    def __init__(self, tmp_path, kill_at=None):
+    def __init__(self, tmp_path, kill_at=None, v2_bulk=False):
         self.tmp_path = tmp_path
         self.kill_at = kill_at
+        self.v2_bulk = v2_bulk
+        self.bulk_writes = []   # the write numbers of v2 bulk calls
         self.writes = 0
         self.killed = False
         self.child = None
@@ -55,6 +59,8 @@ class Scenario:
             return
         with self._lock:
             self.writes += 1
+            if request.path.startswith("/api/v2/Bulk/"):
+                self.bulk_writes.append(self.writes)
             if self.kill_at is not None and self.writes == self.kill_at and self.child is not None:
                 os.kill(self.child.pid, signal.SIGKILL)   # the write is done; its answer will never arrive
                 self.killed = True
@@ -76,27 +82,33 @@ class Scenario:
             seed_demo(sb)
             sb.qbo.after_dispatch = sb.billcom.after_dispatch = self._count
             config_path = str(self.tmp_path / "connection.json")
-            sb.connection_config(store_path=str(self.tmp_path / "state.sqlite")).save(config_path)
+            settings = sb.default_settings(billcom_v2_bulk=self.v2_bulk)
+            sb.connection_config(settings=settings, store_path=str(self.tmp_path / "state.sqlite")).save(config_path)
             self.sync(config_path)
             day_two(sb)
             self.sync(config_path)
             return business_view(sb)
 
 
-def test_sigkill_at_many_points_then_restart_ends_like_an_uninterrupted_run(tmp_path, capsys):
-    clean = Scenario(tmp_path / "clean")
+@pytest.mark.parametrize("v2_bulk", [False, True], ids=["v3", "v2-bulk"])
+def test_sigkill_at_many_points_then_restart_ends_like_an_uninterrupted_run(tmp_path, capsys, v2_bulk):
+    """Killed right after any write (a v2 bulk call included, when the connection
+    uses them), restarted, the books end as an uninterrupted run leaves them."""
+    clean = Scenario(tmp_path / "clean", v2_bulk=v2_bulk)
     (tmp_path / "clean").mkdir()
     expected = clean.play()
     total = clean.writes
     assert total > 10
     # payments crossed both ways on day two
     assert any(p[2] for p in expected["billcom payments"]) and len(expected["qbo BillPayment"]) > 3
-    points = sorted({1 + round(i * (total - 1) / 13) for i in range(14)})
+    points = sorted({1 + round(i * (total - 1) / 13) for i in range(14)} | set(clean.bulk_writes))
+    assert bool(clean.bulk_writes) == v2_bulk
     for k in points:
         work = tmp_path / f"kill-{k}"
         work.mkdir()
-        run = Scenario(work, kill_at=k)
+        run = Scenario(work, kill_at=k, v2_bulk=v2_bulk)
         assert run.play() == expected, f"killed after write {k} of {total}"
         assert run.killed
     with capsys.disabled():
-        print(f"\n[crash test] SIGKILL tried at {len(points)} of {total} write points: {points}")
+        print(f"\n[crash test, {'v2 bulk' if v2_bulk else 'v3'}] SIGKILL tried at {len(points)} of {total} "
+              f"write points: {points}")
