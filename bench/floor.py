@@ -114,12 +114,12 @@ def first_sync(census, v2_bulk=False):
         collection = ENTITIES[otype][1]
         if not n:
             continue
-        if v2_bulk and collection in BILLCOM_V2_ENTITIES:
+        v3_limit = BILLCOM_BULK_LIMITS.get(collection, BILLCOM_BULK) if collection in BILLCOM_BULK_COLLECTIONS else 1
+        if v2_bulk and collection in BILLCOM_V2_ENTITIES and v3_limit < BILLCOM_V2_BULK:
             requests = math.ceil(n / BILLCOM_V2_BULK)
             key = f"POST v2/Bulk/Crud/Create/{BILLCOM_V2_ENTITIES[collection]}.json"
         elif collection in BILLCOM_BULK_COLLECTIONS:
-            limit = BILLCOM_BULK_LIMITS.get(collection, BILLCOM_BULK)
-            requests, key = math.ceil(n / limit), f"POST {collection}/bulk"
+            requests, key = math.ceil(n / v3_limit), f"POST {collection}/bulk"
         else:
             requests, key = n, f"POST {collection}"
         f.add("billcom", key, requests)
