@@ -31,7 +31,7 @@ from .payment_planning import PaymentPlanning
 from .planning_state import Facts, RunState, TypeState, newest_per_id
 # the plan and its parts are re-exported for callers
 from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex, Plan, PlanItem  # noqa: F401
-from .qbo.errors import ObjectNotFound
+from .qbo.errors import CDCSecondTooFull, CDCWindowTooOld, ObjectNotFound
 from .records import MappingError, Record
 from .rules import Code
 from .store import Link, RunLine
@@ -107,21 +107,26 @@ class Planner(PaymentPlanning, LaterEvents):
         # what this read sees from the start of the next window on: the executor
         # moves the CDC cursor past the run's own writes (qbo_cursor)
         qwindow = plan.qbo_window = QboWindow(now - CURSOR_OVERLAP, [ENTITIES[t][0] for t in self.types])
+        plan.full_read["qbo"] = True
         if qbo_since and now - float(qbo_since) < CDC_MAX_AGE:
-            plan.full_read["qbo"] = False
             settled = cursors.get(qbo_cursor.KEY)  # a QuickBooks time, every change up to it accounted for
             start = float(settled) if settled else float(qbo_since) - CURSOR_OVERLAP
             since = datetime.datetime.fromtimestamp(start, datetime.timezone.utc)
-            result = self.remote.qbo.cdc([ENTITIES[t][0] for t in self.types], since)
-            run.cdc = defaultdict(list)
-            for entity, objects in _cdc_entities(result):
-                otype = QBO_TYPE.get(entity)
-                if otype in self.types:
-                    for obj in objects:
-                        qwindow.saw(entity, obj)
-                        run.cdc[otype].append(obj)
-        else:
-            plan.full_read["qbo"] = True
+            try:
+                result = self.remote.qbo.cdc([ENTITIES[t][0] for t in self.types], since)
+            except (CDCWindowTooOld, CDCSecondTooFull) as exc:
+                # change data capture cannot answer for this window: every page is read
+                # instead, so no change is missed and the next run is incremental again
+                _log.info("QuickBooks changes read in full: %s", exc)
+            else:
+                plan.full_read["qbo"] = False
+                run.cdc = defaultdict(list)
+                for entity, objects in _cdc_entities(result):
+                    otype = QBO_TYPE.get(entity)
+                    if otype in self.types:
+                        for obj in objects:
+                            qwindow.saw(entity, obj)
+                            run.cdc[otype].append(obj)
         plan.cursors["qbo"] = str(now)
         plan.full_read["billcom"] = run.full_billcom_read
         # what this read sees from the start of the next window on: the executor

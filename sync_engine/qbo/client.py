@@ -35,7 +35,7 @@ from ..pacing import Clock, backoff_delays, limiter, retry_after
 from ..records import json_dumps
 from ..secrets import Scrubber
 from ..transport import new_session
-from .errors import (CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse, QBOReconnectNeeded,
+from .errors import (CDCSecondTooFull, CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse, QBOReconnectNeeded,
                      QBOServerError, QBOThrottled, QBOValidationError, error_from_fault)
 from .parsing import (CDCResult, TokenSet, _iso_utc, _lut, entity_of, find_fault, is_throttle, parse_batch_response,
                       parse_cdc_response, parse_query_response, parse_token_response, parse_xml_fault, quote,
@@ -602,9 +602,9 @@ class QBOClient:
                 self._merge(merged, objects, lo, hi)
                 continue
             if hi - lo <= 1:
-                raise QBOServerError(
+                raise CDCSecondTooFull(
                     f"More than {self.cdc_max_objects} QuickBooks changes share the second {_iso_utc(lo)}; "
-                    "change data capture cannot split them, read with a full query instead")
+                    "change data capture cannot split them, read with a full query instead", field="changedSince")
             mid = lo + (hi - lo) // 2
             stack.append((mid, hi, None))
             stack.append((lo, mid, fetched))

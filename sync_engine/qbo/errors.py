@@ -69,6 +69,12 @@ class CDCWindowTooOld(QBOValidationError):
     """Change data capture only looks back 30 days; older cursors need a full read."""
 
 
+class CDCSecondTooFull(QBOValidationError):
+    """More changes share one second than a change data capture answer holds
+    (1,000), and a window cannot be split below a second: only a full read
+    sees them all."""
+
+
 AUTH_CODES = {"100", "120", "3100", "3200"}
 _BY_CODE = {"5010": StaleObject, "610": ObjectNotFound, "6240": DuplicateName, "2500": InvalidReference,
             "3001": QBOThrottled}

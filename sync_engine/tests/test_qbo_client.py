@@ -12,9 +12,9 @@ import requests
 
 from sync_engine import errors as base_errors
 from sync_engine.pacing import FakeClock
-from sync_engine.qbo import (BatchItem, CDCWindowTooOld, DuplicateName, InvalidReference, ObjectNotFound,
-                             QBOAuthError, QBOClient, QBOMalformedResponse, QBOServerError, QBOThrottled,
-                             QBOValidationError, StaleObject, quote)
+from sync_engine.qbo import (BatchItem, CDCSecondTooFull, CDCWindowTooOld, DuplicateName, InvalidReference,
+                             ObjectNotFound, QBOAuthError, QBOClient, QBOMalformedResponse, QBOServerError,
+                             QBOThrottled, QBOValidationError, StaleObject, quote)
 from sync_engine.qbo.client import (entity_of, find_fault, parse_batch_response, parse_cdc_response,
                                     parse_query_response, parse_token_response, parse_xml_fault)
 from sync_engine.sandbox.qbo import QBOSandbox
@@ -245,7 +245,7 @@ def test_cdc_with_an_upper_bound(sandbox, client, clock):
 def test_more_than_1000_changes_in_one_second_cannot_be_split_and_say_so(sandbox, client):
     for n in range(1001):
         sandbox.add("Vendor", {"DisplayName": f"Burst {n}"})
-    with pytest.raises(QBOServerError) as exc:
+    with pytest.raises(CDCSecondTooFull) as exc:
         client.cdc(["Vendor"], T0)
     assert "full query" in str(exc.value)
 

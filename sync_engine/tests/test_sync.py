@@ -104,6 +104,30 @@ def test_a_day_with_a_few_changes_moves_exactly_those():
         assert float(qnl["Balance"]) == 1000.00
 
 
+def test_more_changes_in_one_second_than_change_data_capture_returns_are_read_in_full(monkeypatch):
+    """QuickBooks' change data capture answers at most 1,000 objects and a window
+    cannot be split below a second: a day whose changes crowd one second (here the
+    cap is made 3) is read with full queries instead of failing every run."""
+    from sync_engine.qbo.client import QBOClient
+    monkeypatch.setattr(QBOClient, "cdc_max_objects", 3)
+    with demo_company() as c:
+        c.sb.qbo.cdc_max_objects = 3
+        c.run()
+        q, b = c.sb.qbo, c.sb.billcom
+        synced = {link.qbo_id for link in c.store.load_links(["vendor"])}
+        vendors = sorted((v for v in q.all("Vendor") if v["Id"] in synced), key=lambda v: v["DisplayName"])[:4]
+        for n, vendor in enumerate(vendors):  # the sandbox's clock stands still: one second
+            q.user_update("Vendor", vendor["Id"], {"PrimaryEmailAddr": {"Address": f"ap{n}@crowded.example"}})
+        result = c.run()
+        assert result.state == "done", result.message
+        moved = sorted(l.record for l in result.lines if l.action == "update")
+        assert len(moved) == 4 and all(l.object_type == "vendor" for l in result.lines if l.action == "update")
+        emails = {v["name"]: v.get("email") for v in b.all("vendors")}
+        assert all(emails[v["DisplayName"]] == f"ap{n}@crowded.example" for n, v in enumerate(vendors))
+        assert not [r for r in c.sb.billcom.request_log() if r.method == "POST" and r.path == "/v3/vendors"]
+        assert c.run().state == "done"  # and the day after is incremental again
+
+
 def test_edited_on_both_sides_is_held_unless_a_master_side_is_set():
     with demo_company() as c:
         c.run()
