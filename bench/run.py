@@ -181,6 +181,7 @@ def main(argv=None):
             payments = max(1, round(BUSY_DAY_PAYMENTS_PER_10K * workload.unpaid_bills / 10_000))
             sb.next_day()
             results["busy_changes"] = sb.ask("busy_day", changed=changed, payments=payments)
+            sb.offset = results["busy_changes"]["offset"]  # the edits took the sandboxes' day on
             sb.ask("requests", reset=True)
             _say(f"busy day: {changed} documents edited in QBO, {payments} bills paid in Bill.com")
             results["busy"] = sync(sb, "engine", store, timeout)

@@ -41,9 +41,15 @@ def _status_counts(log):
     return dict(out)
 
 
-def busy_day(sb, changed, payments):
+EDIT_SECONDS = 3   # simulated time between two edits of a busy day: people, not a burst
+
+
+def busy_day(sb, clock, changed, payments):
     """Edit ``changed`` synced documents in QBO (a new due date) and pay
-    ``payments`` synced bills in full in Bill.com."""
+    ``payments`` synced bills in full in Bill.com, one every few simulated
+    seconds as people work through a day (thousands of edits stamped in one
+    second would be no busy day but a burst; the engine copes with one by a
+    full read, tested in test_sync.py)."""
     q, b = sb.qbo, sb.billcom
     synced_bills = {o["invoice"]["invoiceNumber"]: o for o in b.all("bills")}
     synced_invoices = {o.get("invoiceNumber") for o in b.all("invoices")}
@@ -60,6 +66,7 @@ def busy_day(sb, changed, payments):
             due = datetime.date.fromisoformat(doc["DueDate"]) + datetime.timedelta(days=14)
             q.user_update(entity, doc["Id"], {"DueDate": due.isoformat()})
             edited.append(doc["DocNumber"])
+            clock.offset += EDIT_SECONDS
     edited_set = set(edited)
     paid = 0
     for number in sorted(synced_bills):
@@ -72,7 +79,8 @@ def busy_day(sb, changed, payments):
             continue
         b.pay_bill(bill["id"], float(bill["dueAmount"]))
         paid += 1
-    return {"edited_bills": half, "edited_invoices": changed - half, "payments": paid}
+        clock.offset += EDIT_SECONDS
+    return {"edited_bills": half, "edited_invoices": changed - half, "payments": paid, "offset": clock.offset}
 
 
 def main(argv=None):
@@ -119,7 +127,7 @@ def main(argv=None):
                     sb.qbo.clear_log()
                     sb.billcom.clear_log()
             elif cmd == "busy_day":
-                answer = busy_day(sb, int(command.get("changed", 0)), int(command.get("payments", 0)))
+                answer = busy_day(sb, clock, int(command.get("changed", 0)), int(command.get("payments", 0)))
             elif cmd == "advance":
                 clock.offset += float(command.get("days", 1)) * DAY
                 answer = {"offset": clock.offset}
