@@ -57,11 +57,17 @@ def exact_number(value, field_name, noun=None):
     """A JSON number (or its text) as an exact ``Decimal``; rejects what is not a
     finite number. ``noun`` ("amount") starts the error message."""
     subject = f"{noun} is" if noun else "is"
-    try:
-        # through str: a float's shortest form, so 0.1 stays 0.1 (true and false are not numbers)
-        exact = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise MappingError(field_name, f"{subject} not a number ({value!r})") from None
+    kind = type(value)
+    if kind is Decimal:   # how the clients decode a JSON fraction: exact already
+        exact = value
+    elif kind is int:
+        exact = Decimal(value)
+    else:
+        try:
+            # through str: a float's shortest form, so 0.1 stays 0.1 (true and false are not numbers)
+            exact = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            raise MappingError(field_name, f"{subject} not a number ({value!r})") from None
     if not exact.is_finite():
         raise MappingError(field_name, f"{subject} not a finite number ({value!r})")
     return exact
@@ -69,14 +75,16 @@ def exact_number(value, field_name, noun=None):
 
 def money(value, field_name):
     """A JSON amount as an exact 2-decimal string; rejects what is not money."""
-    if isinstance(value, bool) or value is None or value == "":
+    # a Decimal is never missing (and comparing one with "" costs a numbers-ABC check)
+    if type(value) is not Decimal and (value is None or value == "" or isinstance(value, bool)):
         raise MappingError(field_name, f"amount is missing or not a number ({value!r})")
     amount = exact_number(value, field_name, "amount")
     if abs(amount) >= MAX_AMOUNT:
         raise MappingError(field_name, f"amount is too large ({value!r})")
-    if amount != amount.quantize(CENT):
+    cents = amount.quantize(CENT)
+    if amount != cents:
         raise MappingError(field_name, f"amount has fractions of a cent ({value!r})")
-    return str(amount.quantize(CENT))
+    return str(cents)
 
 
 def text(value, field_name, max_len=None, required=False):
