@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from ..records import MappingError, Record
 from . import documents, lists, parties, payments
 from .common import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES, QBO_TYPE,
-                     Mapper, _bc_id, _qbo_id, _str, diff, name_key, neutral, qbo_voided, refs_in)
+                     Mapper, _bc_id, _qbo_id, diff, name_key, neutral, qbo_voided, refs_in)
 from .documents import DISCOUNT_LINE, TAX_LINE, lines_total
 from .lists import ACCOUNT_TYPES, ACCOUNT_TYPES_BACK, ITEM_TYPES, ITEM_TYPES_BACK
 from .payments import (CREDIT_APPLICATION, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO, billcom_payment_body,
@@ -46,15 +46,15 @@ def record_money(record):
     """(amount, currency) a finance user knows a record by: a document's total,
     a payment's amount, as ``Decimal`` and an upper-case currency code; (None,
     None) for lists, parties, deleted records and anything without an amount."""
-    if record is None or isinstance(record, MappingError) or record.deleted:
+    if record is None or isinstance(record, MappingError):
         return None, None
     if record.object_type in DOCUMENT_TYPES:
         amount = record.facts.get("total")
     elif record.object_type in PAYMENT_TYPES:
         amount = (record.values or {}).get("amount")
-    else:
+    else:  # most lines of a first sync: asked before anything else
         return None, None
-    if amount in (None, ""):
+    if amount in (None, "") or record.deleted:
         return None, None
     try:
         amount = Decimal(str(amount))
@@ -90,19 +90,22 @@ def search_text_of(label):
     return text
 
 
+# object type -> its reader of each side, looked up once a record rather than through its Mapper
+_QBO_READERS = {otype: mapper.read_qbo for otype, mapper in MAPPERS.items()}
+_BILLCOM_READERS = {otype: mapper.read_billcom for otype, mapper in MAPPERS.items()}
+
+
 def read_qbo(object_type, obj):
     """A QBO object as a Record; raises MappingError naming the field."""
     rid = _qbo_id(obj)
-    entity = ENTITIES[object_type][0]
-    if _str(obj.get("status")) == "Deleted":
+    if obj.get("status") == "Deleted":
         return Record(object_type, "qbo", rid, obj.get("SyncToken"), {}, f"{type_label(object_type)} {rid}",
                       facts={"deleted": True})
     try:
-        record = MAPPERS[object_type].read_qbo(obj)
+        values, label, key, facts = _QBO_READERS[object_type](obj)
     except MappingError as err:
-        err.record = err.record or f"QuickBooks {entity} {rid}"
+        err.record = err.record or f"QuickBooks {ENTITIES[object_type][0]} {rid}"
         raise
-    values, label, key, facts = record
     facts.setdefault("active", obj.get("Active", True) is not False)
     return Record(object_type, "qbo", rid, str(obj.get("SyncToken", "")), values, label, key, facts)
 
@@ -110,7 +113,7 @@ def read_qbo(object_type, obj):
 def read_billcom(object_type, obj):
     rid = _bc_id(obj)
     try:
-        values, label, key, facts = MAPPERS[object_type].read_billcom(obj)
+        values, label, key, facts = _BILLCOM_READERS[object_type](obj)
     except MappingError as err:
         err.record = err.record or f"Bill.com {ENTITIES[object_type][1].split('/')[-1]} {rid}"
         raise

@@ -45,11 +45,15 @@ class Mapper(NamedTuple):
 
 def _ref(obj, key, object_type, field_name):
     ref = obj.get(key)
-    if ref in (None, "", {}):
+    if isinstance(ref, dict):
+        value = ref.get("value")
+        if value:
+            return Ref(object_type, str(value), ref.get("name"))
+        if not ref:
+            return None
+    elif ref is None or ref == "":
         return None
-    if not isinstance(ref, dict) or not ref.get("value"):
-        raise MappingError(field_name, f"is not a valid reference ({ref!r})")
-    return Ref(object_type, str(ref["value"]), ref.get("name"))
+    raise MappingError(field_name, f"is not a valid reference ({ref!r})")
 
 
 def _bc_ref(value, object_type, field_name, name=None):
@@ -129,12 +133,13 @@ def qbo_voided(obj):
     """QBO records a void by zeroing the amounts and putting "Voided" in the
     private note (reference: quickbooks-online-api.md, Void); a memo that merely
     mentions a void ("Replaces Voided check 1042") on a live document is not one."""
-    note = _str(obj.get("PrivateNote")) or ""
+    note = _str(obj.get("PrivateNote"))
+    if not note or not note.strip().lower().startswith("voided"):
+        return False  # the common case, decided without reading the amount
     try:
-        zero = Decimal(str(obj.get("TotalAmt", 0))) == 0
+        return Decimal(str(obj.get("TotalAmt", 0))) == 0
     except (InvalidOperation, ValueError):
         return False
-    return zero and note.strip().lower().startswith("voided")
 
 
 # ---------------------------------------------------------- neutral values

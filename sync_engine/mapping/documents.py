@@ -11,13 +11,21 @@ from ..records import MappingError, date, exact_number, money, text
 from .common import Mapper, _bc_ref, _currency, _dict, _items, _list, name_key, qbo_voided, _ref, _str
 
 
+ZERO = Decimal(0)
+
+
 def lines_total(values):
     """The sum of a document's lines, exact."""
-    return sum((Decimal(line["amount"]) for line in values.get("lines") or ()), Decimal(0))
+    total = ZERO
+    for line in values.get("lines") or ():
+        total += Decimal(line["amount"])
+    return total
 
 
 def _number(value, field_name):
     """A quantity or unit price as exact text: "2", "0.5", "12.3456"."""
+    if type(value) is int:  # the common shape, already its own exact text
+        return str(value)
     exact = exact_number(value, field_name)
     return str(exact.normalize()) if exact != exact.to_integral() else str(int(exact))
 
@@ -28,17 +36,28 @@ def _line_amount(quantity, price):
 
 
 # -------------------------------------------------------------------- lines
+# A line's fields are read under their names within the line ("Amount"); only
+# when one cannot be read does the line's place go in front ("Line[2].Amount"),
+# so a document of many lines builds no field names it never reports.
 def _qbo_lines(obj, detail_types, doc_field="Line"):
     """The lines that carry money, and the discount: a bundle (GroupLineDetail)
     contributes its inner lines, subtotal and description-only lines nothing,
     and discount lines (amount or percent; QBO states the amount either way)
     add up to the document's discount."""
-    lines, discount = [], Decimal(0)
+    lines, discount = [], ZERO
     for index, line in enumerate(_list(obj, doc_field)):
-        where = f"{doc_field}[{index}]"
         if not isinstance(line, dict):
-            raise MappingError(where, "is not an object")
+            raise MappingError(f"{doc_field}[{index}]", "is not an object")
         kind = line.get("DetailType")
+        if kind in detail_types:  # an expense or sales line: most lines are
+            detail = _dict(line, kind)
+            try:
+                lines.append(_qbo_line_values(line, kind, detail))
+            except MappingError as err:
+                err.field = f"{doc_field}[{index}].{err.field}"
+                raise
+            continue
+        where = f"{doc_field}[{index}]"
         if kind in ("SubTotalLineDetail", "DescriptionOnly"):
             continue
         if kind == "DiscountLineDetail":
@@ -48,38 +67,43 @@ def _qbo_lines(obj, detail_types, doc_field="Line"):
             group = _dict(line, "GroupLineDetail")
             inner, inner_discount = _qbo_lines(group, detail_types, "Line") if group.get("Line") else ([], 0)
             stated = line.get("Amount")
-            inner_total = sum((Decimal(i["amount"]) for i in inner), Decimal(0)) - inner_discount
+            inner_total = sum((Decimal(i["amount"]) for i in inner), ZERO) - inner_discount
             if stated not in (None, "") and Decimal(money(stated, f"{where}.Amount")) != inner_total:
                 raise MappingError(f"{where}.Amount", f"bundle amount {stated} is not the sum of its lines "
                                    f"({inner_total:.2f})")
             lines.extend(inner)
             discount += inner_discount
             continue
-        if kind not in detail_types:
-            raise MappingError(f"{where}.DetailType", f"unsupported line type {kind!r}")
-        lines.append(_qbo_line_values(line, kind, where))
+        raise MappingError(f"{where}.DetailType", f"unsupported line type {kind!r}")
     if not lines and doc_field == "Line":
         raise MappingError("Line", "has no lines with an amount")
     return lines, discount
 
 
-def _qbo_line_values(line, kind, where):
-    detail = _dict(line, kind)
-    out = {"amount": money(line.get("Amount"), f"{where}.Amount"),
-           "description": text(line.get("Description"), f"{where}.Description")}
+def _qbo_line_values(line, kind, detail):
+    """One expense or sales line (fields named within the line)."""
+    out = {"amount": money(line.get("Amount"), "Amount")}
+    description = text(line.get("Description"), "Description")
+    if description is not None:
+        out["description"] = description
     if kind == "AccountBasedExpenseLineDetail":
-        out["account"] = _ref(detail, "AccountRef", "account", f"{where}.AccountRef")
+        account = _ref(detail, "AccountRef", "account", "AccountRef")
+        if account is not None:
+            out["account"] = account
     if kind in ("ItemBasedExpenseLineDetail", "SalesItemLineDetail"):
-        out["item"] = _ref(detail, "ItemRef", "item", f"{where}.ItemRef")
-        if detail.get("Qty") not in (None, ""):
-            out["quantity"] = _number(detail.get("Qty"), f"{where}.Qty")
-        if detail.get("UnitPrice") not in (None, ""):
-            out["price"] = _number(detail.get("UnitPrice"), f"{where}.UnitPrice")
+        item = _ref(detail, "ItemRef", "item", "ItemRef")
+        if item is not None:
+            out["item"] = item
+        quantity, price = detail.get("Qty"), detail.get("UnitPrice")
+        if quantity not in (None, ""):
+            out["quantity"] = _number(quantity, "Qty")
+        if price not in (None, ""):
+            out["price"] = _number(price, "UnitPrice")
     if detail.get("ClassRef"):
-        out["class"] = _ref(detail, "ClassRef", "class", f"{where}.ClassRef")
+        out["class"] = _ref(detail, "ClassRef", "class", "ClassRef")
     if detail.get("CustomerRef"):
-        out["customer"] = _ref(detail, "CustomerRef", "customer", f"{where}.CustomerRef")
-    return {k: v for k, v in out.items() if v is not None}
+        out["customer"] = _ref(detail, "CustomerRef", "customer", "CustomerRef")
+    return out
 
 
 def _bc_lines(obj, key, kind):
@@ -88,32 +112,37 @@ def _bc_lines(obj, key, kind):
         if not isinstance(line, dict):
             raise MappingError(f"{key}[{index}]", "is not an object")
         cls = _dict(line, "classifications")
-        amount = line.get("amount")
-        if amount in (None, "") and line.get("quantity") not in (None, "") and line.get("price") not in (None, ""):
-            amount = _line_amount(Decimal(str(line["quantity"])), Decimal(str(line["price"])))
-        out = {"amount": money(amount, f"{key}[{index}].amount"),
-               "description": text(line.get("description"), f"{key}[{index}].description")}
-        if cls.get("chartOfAccountId"):
-            out["account"] = _bc_ref(cls["chartOfAccountId"], "account", f"{key}[{index}].chartOfAccountId")
-        item_id = line.get("itemId") or cls.get("itemId")
-        if item_id:
-            out["item"] = _bc_ref(item_id, "item", f"{key}[{index}].itemId")
-        if kind != "bill" and line.get("quantity") not in (None, ""):
-            out["quantity"] = _number(line.get("quantity"), f"{key}[{index}].quantity")
-        if kind != "bill" and line.get("price") not in (None, ""):
-            out["price"] = _number(line.get("price"), f"{key}[{index}].price")
-        if kind == "bill" and item_id:
-            for name in ("quantity", "price"):
-                if line.get(name) not in (None, ""):
-                    out[name] = _number(line.get(name), f"{key}[{index}].{name}")
-        if cls.get("accountingClassId"):
-            out["class"] = _bc_ref(cls["accountingClassId"], "class", f"{key}[{index}].accountingClassId")
-        if cls.get("customerId"):
-            out["customer"] = _bc_ref(cls["customerId"], "customer", f"{key}[{index}].customerId")
-        lines.append(out)
+        try:
+            lines.append(_bc_line_values(line, kind, cls))
+        except MappingError as err:
+            err.field = f"{key}[{index}].{err.field}"
+            raise
     if not lines:
         raise MappingError(key, "has no lines")
     return lines
+
+
+def _bc_line_values(line, kind, cls):
+    """One Bill.com line (fields named within the line)."""
+    amount, quantity, price = line.get("amount"), line.get("quantity"), line.get("price")
+    if amount in (None, "") and quantity not in (None, "") and price not in (None, ""):
+        amount = _line_amount(Decimal(str(quantity)), Decimal(str(price)))
+    out = {"amount": money(amount, "amount"), "description": text(line.get("description"), "description")}
+    if cls.get("chartOfAccountId"):
+        out["account"] = _bc_ref(cls["chartOfAccountId"], "account", "chartOfAccountId")
+    item_id = line.get("itemId") or cls.get("itemId")
+    if item_id:
+        out["item"] = _bc_ref(item_id, "item", "itemId")
+    # a bill line has a quantity and price only with an item
+    if (kind != "bill" or item_id) and quantity not in (None, ""):
+        out["quantity"] = _number(quantity, "quantity")
+    if (kind != "bill" or item_id) and price not in (None, ""):
+        out["price"] = _number(price, "price")
+    if cls.get("accountingClassId"):
+        out["class"] = _bc_ref(cls["accountingClassId"], "class", "accountingClassId")
+    if cls.get("customerId"):
+        out["customer"] = _bc_ref(cls["customerId"], "customer", "customerId")
+    return out
 
 
 def _qbo_line(object_type, line, resolve, ctx, keep_classes, index):
@@ -236,10 +265,10 @@ def _qbo_document(kind, party_key, party_type, detail_types):
         }
         values["lines"], discount = _qbo_lines(obj, detail_types)
         tax = _dict(obj, "TxnTaxDetail").get("TotalTax")
-        tax = Decimal(money(tax, "TxnTaxDetail.TotalTax")) if tax not in (None, "") else Decimal(0)
+        tax = Decimal(money(tax, "TxnTaxDetail.TotalTax")) if tax not in (None, "") else ZERO
         if tax and obj.get("GlobalTaxCalculation") == "TaxInclusive" and obj.get("TotalAmt") not in (None, "") \
                 and lines_total(values) - discount == Decimal(money(obj.get("TotalAmt"), "TotalAmt")):
-            tax = Decimal(0)  # amounts include the tax already: it is inside the lines
+            tax = ZERO  # amounts include the tax already: it is inside the lines
         if discount:
             values["discount"] = str(discount)
         if tax:
@@ -341,13 +370,15 @@ def _bc_document(kind):
                  "approval_status": _str(obj.get("approvalStatus")), "party_name": _str(obj.get("vendorName")),
                  "payment_status": _str(obj.get("paymentStatus")) or _str(obj.get("status")),
                  "credits_applied": _bc_credits_applied(obj, kind)}
-        label_kind = {"bill": "Bill", "invoice": "Invoice", "vendor_credit": "Vendor credit",
-                      "credit_memo": "Credit memo"}[kind]
         who = f" ({party.name})" if party.name else ""
-        label = f"{label_kind} {number or obj.get('id')}{who}"
+        label = f"{_BC_KIND_LABEL[kind]} {number or obj.get('id')}{who}"
         key = (party_type, party.remote_id, name_key(number)) if number else None
         return values, label, key, facts
     return reader
+
+
+_BC_KIND_LABEL = {"bill": "Bill", "invoice": "Invoice", "vendor_credit": "Vendor credit",
+                  "credit_memo": "Credit memo"}
 
 
 def _bc_credits_applied(obj, kind):
