@@ -61,6 +61,15 @@ class _Side:
         found = found.get(key[1]) if found else None
         return default if found is None else self._link(key[0], key[1], found)
 
+    def twin_id(self, otype, rid):
+        """The id of the linked twin on the other side, or None: what resolving
+        a reference needs, without handing out a WrittenLink for it."""
+        found = self.types.get(otype)
+        found = found.get(rid) if found else None
+        if found is None or isinstance(found, str):
+            return found
+        return found.billcom_id if self.qbo else found.qbo_id
+
     def __getitem__(self, key):
         found = self.get(key)
         if found is None:
@@ -107,9 +116,9 @@ class LinkIndex:
         return f"{ref.object_type}|{ref.remote_id}"
 
     def billcom_token(self, ref):
-        link = self.by_bc.get((ref.object_type, ref.remote_id))
-        if link:
-            return f"{ref.object_type}|{link.qbo_id}"
+        qbo_id = self.by_bc.twin_id(ref.object_type, ref.remote_id)
+        if qbo_id is not None:
+            return f"{ref.object_type}|{qbo_id}"
         return f"{ref.object_type}|bc:{ref.remote_id}"
 
     def token(self, record):
@@ -119,14 +128,12 @@ class LinkIndex:
         kind, rid = token.split("|", 1)
         if rid.startswith("bc:"):
             return rid[3:]
-        link = self.by_qbo.get((kind, rid))
-        return link.billcom_id if link else None
+        return self.by_qbo.twin_id(kind, rid)
 
     def to_qbo(self, token):
         kind, rid = token.split("|", 1)
         if rid.startswith("bc:"):
-            link = self.by_bc.get((kind, rid[3:]))
-            return link.qbo_id if link else None
+            return self.by_bc.twin_id(kind, rid[3:])
         return rid
 
 

@@ -183,23 +183,32 @@ def neutral(values, token):
 
 
 def refs_in(values):
-    """Every Ref in a record's values (to check dependencies before planning)."""
+    """Every Ref in a record's values, in order (to check dependencies before
+    planning): a list, gathered without a generator per nested dict or list."""
+    found = []
+    _gather_refs(values, found)
+    return found
+
+
+def _gather_refs(values, found):
     kind = type(values)
-    if kind in _PLAIN:
-        return
-    if kind is dict or kind is list:
+    if kind is dict or kind is list:   # the common shapes first
         for v in (values.values() if kind is dict else values):
-            if type(v) not in _PLAIN:
-                yield from refs_in(v)
-        return
-    if isinstance(values, Ref):
-        yield values
+            inner = type(v)
+            if inner is Ref:
+                found.append(v)
+            elif inner not in _PLAIN:
+                _gather_refs(v, found)
+    elif kind in _PLAIN:
+        pass
+    elif isinstance(values, Ref):
+        found.append(values)
     elif isinstance(values, dict):
         for v in values.values():
-            yield from refs_in(v)
+            _gather_refs(v, found)
     elif isinstance(values, list):
         for v in values:
-            yield from refs_in(v)
+            _gather_refs(v, found)
 
 
 def diff(old, new, prefix=""):
