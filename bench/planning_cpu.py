@@ -32,6 +32,7 @@ import pickle
 import statistics
 import time
 
+from bench.engine_side import _GCTimer  # the garbage collector's pauses, as bench.run counts them
 from sync_engine.config import ConnectionConfig
 from sync_engine.mapping import ENTITIES
 from sync_engine.plan import WrittenLink
@@ -117,21 +118,6 @@ def capture(workload):
     return captured, config, now
 
 
-class _GcPauses:
-    """Seconds the cyclic garbage collector ran (they are inside the CPU figures)."""
-
-    def __init__(self):
-        self.seconds, self._started = 0.0, None
-        gc.callbacks.append(self._callback)
-
-    def _callback(self, phase, info):
-        if phase == "start":
-            self._started = time.perf_counter()
-        elif self._started is not None:
-            self.seconds += time.perf_counter() - self._started
-            self._started = None
-
-
 def _round(captured, config, now, pauses, run_like):
     """(CPU seconds, records planned, garbage collection seconds) of one plan."""
     clock = _Clock(now)
@@ -166,7 +152,7 @@ def main(argv=None):
     parser.add_argument("--pages", help="keep the captured pages in this file, and when it exists plan its "
                                         "company again (to compare two versions of the code on the same pages)")
     args = parser.parse_args(argv)
-    pauses = _GcPauses()
+    pauses = _GCTimer()
     t0 = time.perf_counter()
     if args.pages and os.path.exists(args.pages):
         with open(args.pages, "rb") as handle:

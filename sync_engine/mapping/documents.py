@@ -284,11 +284,17 @@ def _qbo_document(kind, party_key, party_type, detail_types):
         facts = {"total": total, "balance": balance,
                  "currency": _currency(obj, "CurrencyRef"),
                  "party_name": party.name, "voided": qbo_voided(obj)}
-        who = f" ({party.name})" if party.name else ""
-        label = f"{_KIND_LABEL[kind]} {number or obj.get('Id')}{who}"
-        key = (party_type, party.remote_id, name_key(number)) if number else None
+        label, key = _label_and_key(_KIND_LABEL[kind], number or obj.get("Id"), party, party_type, number)
         return values, label, key, facts
     return reader
+
+
+def _label_and_key(kind_label, shown, party, party_type, number):
+    """What a finance user calls a document ("Bill NW-2025-0042 (Northwind)"), and
+    its natural key: its party and its number, when it has one."""
+    who = f" ({party.name})" if party.name else ""
+    key = (party_type, party.remote_id, name_key(number)) if number else None
+    return f"{kind_label} {shown}{who}", key
 
 
 _KIND_LABEL = {"Bill": "Bill", "Invoice": "Invoice", "VendorCredit": "Vendor credit",
@@ -370,9 +376,7 @@ def _bc_document(kind):
                  "approval_status": _str(obj.get("approvalStatus")), "party_name": _str(obj.get("vendorName")),
                  "payment_status": _str(obj.get("paymentStatus")) or _str(obj.get("status")),
                  "credits_applied": _bc_credits_applied(obj, kind)}
-        who = f" ({party.name})" if party.name else ""
-        label = f"{_BC_KIND_LABEL[kind]} {number or obj.get('id')}{who}"
-        key = (party_type, party.remote_id, name_key(number)) if number else None
+        label, key = _label_and_key(_BC_KIND_LABEL[kind], number or obj.get("id"), party, party_type, number)
         return values, label, key, facts
     return reader
 
