@@ -61,7 +61,7 @@ class Planner(PaymentPlanning, LaterEvents):
         mode = self.rules.payment_sync_mode(facts.signup_date, facts.under_accountant_console)
         credits = self.rules.credit_memo_start_date(facts.start_date)
         return Facts(self.remote, {"payment_sync_mode": mode.value, "payment_rule": mode,
-                                    "credit_memos_sync": credits.allowed, "credit_rule": credits})
+                                   "credit_memos_sync": credits.allowed, "credit_rule": credits})
 
     # --------------------------------------------------------------- plan
     def plan(self):
