@@ -17,7 +17,7 @@ from ..sync_engine import service as engine_service
 from ..sync_engine import stages  # noqa: F401  (a run's stage in words)
 from ..sync_engine.mapping import (PAYMENT_TYPES, search_text_of,  # noqa: F401  (re-exported)
                                    types_depending_on)
-from ..sync_engine.pacing import PacingBoard, window_wait  # noqa: F401  (implemented over PostgreSQL)
+from ..sync_engine.pacing import PacingBoard, moved_stamp, window_wait  # noqa: F401  (implemented over PostgreSQL)
 from ..sync_engine.tokens import StoredTokens, TokenKeeper  # noqa: F401  (implemented over PostgreSQL)
 from ..sync_engine.plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC
 from ..sync_engine.secrets import Scrubber  # noqa: F401  (the models mask secrets with the engine's)

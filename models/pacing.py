@@ -8,7 +8,8 @@ every server sharing the database sees:
 * ``PgBoard``: one row per rate key (a QuickBooks realm's requests, a Bill.com
   organization's sign-ins...) with its recent request times, updated under the
   row's lock in a short transaction of its own, so a preview in one worker and
-  a sync in another count against the same windows;
+  a sync in another count against the same windows (a request is taken before
+  it goes and restamped when its answer is back);
 * ``PgKeeper``: the QuickBooks company's row locked (``FOR NO KEY UPDATE``) in a
   transaction of its own while a client refreshes; the tokens read under that
   lock are adopted when another worker refreshed first, and new tokens are
@@ -71,6 +72,13 @@ class PgBoard(engine.PacingBoard):
                 cr.execute("UPDATE billcom_qbo_pacing_window SET history = %s::jsonb, held_until = 0 WHERE key = %s",
                            [json.dumps(history), key])
             return max(wait, 0.0)
+
+    def restamp(self, key, taken, now):
+        with self._window(key) as (cr, history, _held_until):
+            moved = engine.moved_stamp(history, taken, now)
+            if moved is not None:
+                cr.execute("UPDATE billcom_qbo_pacing_window SET history = %s::jsonb WHERE key = %s",
+                           [json.dumps(moved), key])
 
     def penalize(self, key, until):
         with self._window(key) as (cr, _history, held_until):

@@ -11,9 +11,17 @@ windows therefore live on a ``PacingBoard``:
 * ``LocalBoard``: in this process only (the default, thread-safe);
 * ``FileBoard``: an ``fcntl``-locked JSON file, for every process on one
   machine (the command line);
-* the Odoo layer implements the same two methods over PostgreSQL.
+* the Odoo layer implements the same methods over PostgreSQL.
+
+A request counts in its windows from when its answer came back, not from when
+it was allowed to go: the server counts arrivals, and a request may wait for a
+free connection or a scheduler turn after its slot was taken. Counting from the
+answer (``RateLimiter.request``) keeps every window the server sees inside the
+limit, whatever the delay between our clock and its.
 """
+import bisect
 import collections
+import contextlib
 import email.utils
 import fcntl
 import hashlib
@@ -68,6 +76,10 @@ class PacingBoard:
     record nothing and return the seconds to wait until a slot frees.
     ``limits`` may be empty: then only a penalty can make it wait.
 
+    ``restamp(key, taken, now)``: the request recorded at ``taken`` has had
+    its answer at ``now``: count it from ``now`` instead (the history stays
+    in time order). Nothing happens when ``taken`` is no longer recorded.
+
     ``penalize(key, until)``: the server said "wait until ``until``" (a 429,
     a Retry-After, a quota used up); every ``take`` of ``key`` answers a
     positive wait until then, in every process that shares the board.
@@ -79,8 +91,23 @@ class PacingBoard:
     def take(self, key, limits, now):
         raise NotImplementedError
 
+    def restamp(self, key, taken, now):
+        raise NotImplementedError
+
     def penalize(self, key, until):
         raise NotImplementedError
+
+
+def moved_stamp(history, taken, now):
+    """``history`` (ordered times) with the request at ``taken`` moved to ``now``,
+    or None when ``taken`` is not in it."""
+    history = list(history)
+    try:
+        history.remove(taken)
+    except ValueError:
+        return None
+    bisect.insort(history, max(now, taken))
+    return history
 
 
 def window_wait(history, limits, now, held_until=0.0):
@@ -121,6 +148,13 @@ class LocalBoard(PacingBoard):
             self._held.pop(key, None)
             history.append(now)
             return 0.0
+
+    def restamp(self, key, taken, now):
+        with self._lock:
+            history = self._history.get(key)
+            moved = moved_stamp(history or (), taken, now)
+            if moved is not None:
+                self._history[key] = collections.deque(moved)
 
     def penalize(self, key, until):
         with self._lock:
@@ -200,6 +234,17 @@ class FileBoard(PacingBoard):
 
         return self._update(change)
 
+    def restamp(self, key, taken, now):
+        def change(state):
+            entry = state["keys"].get(key)
+            moved = moved_stamp(entry["times"], taken, now) if entry else None
+            if moved is None:
+                return None, False
+            entry["times"] = moved
+            return None, True
+
+        self._update(change)
+
     def penalize(self, key, until):
         def change(state):
             state["held"][key] = max(float(state["held"].get(key, 0.0)), float(until))
@@ -227,6 +272,8 @@ class RateLimiter:
     sleeps exactly until the oldest request in the full window leaves it (or
     a penalty recorded by ``penalize`` ends), then asks again. The windows are
     on ``board`` under ``key``: a private ``LocalBoard`` when none is given.
+    ``with limiter.request():`` around the HTTP call acquires, and counts the
+    request from when its answer came back (see the module's docstring).
     """
 
     def __init__(self, limits, clock=None, board=None, key=None):
@@ -238,13 +285,26 @@ class RateLimiter:
         self.waited = 0.0
 
     def acquire(self):
+        """Wait for room in every window; the time the request was recorded at."""
         while True:
-            wait = self.board.take(self.key, self.limits, self.clock.now())
+            now = self.clock.now()
+            wait = self.board.take(self.key, self.limits, now)
             if wait <= 0:
-                return
+                return now
             with self._lock:
                 self.waited += wait
             self.clock.sleep(wait)
+
+    @contextlib.contextmanager
+    def request(self):
+        """Acquire for the request made inside the block; once it has its answer
+        (or failed), count it from then, which is no earlier than the server saw it."""
+        taken = self.acquire()
+        try:
+            yield
+        finally:
+            if self.limits:
+                self.board.restamp(self.key, taken, self.clock.now())
 
     def penalize(self, seconds):
         """Hold every user of this key (in every process of the board) ``seconds`` from now."""

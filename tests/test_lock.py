@@ -191,6 +191,20 @@ class TestParallelClaims(TransactionCase):
         self.assertAlmostEqual(second.take(key, limits, now + 70), 30.0, places=3,
                                msg="a 429's wait holds every worker")
 
+    def test_a_request_counts_in_every_workers_window_from_its_answer(self):
+        from ..models.pacing import PgBoard
+        key = f"test:{uuid.uuid4().hex}"
+        first, second = PgBoard(self.env), PgBoard(self.env)
+        self.addCleanup(self.drop_window, key)
+        now = time.time()
+        limits = [(2, 1.0)]
+        self.assertEqual([first.take(key, limits, now), second.take(key, limits, now + 0.1)], [0.0, 0.0])
+        first.restamp(key, now, now + 0.5)  # the first request's answer came back 0.5 s after it went
+        self.assertAlmostEqual(second.take(key, limits, now + 0.5), 0.6, places=3,
+                               msg="the window frees when the second request leaves it, not the first")
+        self.assertAlmostEqual(second.take(key, limits, now + 1.1), 0.4, places=3,
+                               msg="then the first one, counted from its answer")
+
     def drop_window(self, key):
         with Registry(get_db_name()).cursor() as cr:
             cr.execute("DELETE FROM billcom_qbo_pacing_window WHERE key = %s", [key])

@@ -106,9 +106,8 @@ class BulkV2:
         ``outcome_unknown`` when the call was sent but no usable answer came back."""
         c = self.client
         for attempt in range(c.max_retries + 1):
-            c.request_limiter.acquire()
             try:
-                with c.gate:
+                with c.request_limiter.request(), c.gate:
                     c.stats.count("requests", f"POST v2/{path}")
                     response = c.http.post(f"{self.base_url}/{path}", data=form, timeout=c.timeout,
                                            headers={"Accept": "application/json"})

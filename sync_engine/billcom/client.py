@@ -271,9 +271,9 @@ class BillComClient:
                 sid = self._current_session()
                 headers["devKey"] = self._dev_key
                 headers["sessionId"] = sid
-            self.request_limiter.acquire()  # holds while a rate error of any process lasts
             try:
-                with self.gate:
+                # the limiter holds while a rate error of any process lasts
+                with self.request_limiter.request(), self.gate:
                     self.stats.count("requests", f"{method} {kind}")
                     response = self.http.request(method, url, params=params, data=payload,
                                                  headers=headers, timeout=self.timeout)

@@ -21,6 +21,7 @@ Shared with other processes (optional; both default to this process only):
 """
 import base64
 import collections
+import contextlib
 import decimal
 import json
 import random
@@ -410,9 +411,6 @@ class QBOClient:
         refreshed = False
         while True:
             token = self._current_access_token()
-            if is_batch:
-                self.batch_limiter.acquire()
-            self.limiter.acquire()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": USER_AGENT}
             data = None
             if json_body is not None:
@@ -423,8 +421,9 @@ class QBOClient:
                 data = text_body.encode("utf-8")
             self._count_request(method, kind)
             try:
-                response = self.session.request(method, url, params=query, data=data, headers=headers,
-                                                timeout=self.timeout)
+                with self._paced(is_batch):
+                    response = self.session.request(method, url, params=query, data=data, headers=headers,
+                                                    timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 transient = self._transient(transient, f"QuickBooks did not answer {method} {kind} "
                                                        f"({type(exc).__name__})")
@@ -464,6 +463,14 @@ class QBOClient:
                 cls = QBOAuthError if status == 403 else QBOValidationError
                 raise cls(f"QuickBooks answered HTTP {status}", status=status)
             return payload
+
+    def _paced(self, is_batch):
+        """The request's place in the realm's windows (and the batch window for a batch)."""
+        paced = contextlib.ExitStack()
+        if is_batch:
+            paced.enter_context(self.batch_limiter.request())
+        paced.enter_context(self.limiter.request())
+        return paced
 
     @staticmethod
     def _decode(response):

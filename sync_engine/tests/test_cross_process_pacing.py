@@ -108,6 +108,36 @@ def test_a_rate_limiter_on_a_board_sleeps_through_the_clock(tmp_path):
     assert clock.sleeps == [1.0, 5.0]
 
 
+@pytest.mark.parametrize("make", [lambda tmp: FileBoard(tmp / "board"), lambda tmp: LocalBoard()])
+def test_a_request_counts_in_its_window_from_when_its_answer_came_back(tmp_path, make):
+    """The server counts a request when it arrives, which may be well after our
+    slot was taken (a busy machine, a full connection pool): counted from the
+    answer, the next request never lands inside the server's window."""
+    clock = FakeClock(start=1000.0)
+    board = make(tmp_path)
+    limiter = RateLimiter([(2, 1.0)], clock, board=board, key="k")
+    with limiter.request():
+        clock.advance(0.4)  # the first answer takes 0.4 s
+    with limiter.request():
+        pass
+    assert board.history("k") == [1000.4, 1000.4]
+    with limiter.request():  # the third waits a full second from the first answer, not 0.6 s
+        pass
+    assert clock.sleeps == [pytest.approx(1.0)]
+
+
+@pytest.mark.parametrize("make", [lambda tmp: FileBoard(tmp / "board"), lambda tmp: LocalBoard()])
+def test_a_late_answer_keeps_the_window_in_time_order(tmp_path, make):
+    board = make(tmp_path)
+    assert board.take("k", [(2, 1.0)], 100.0) == board.take("k", [(2, 1.0)], 100.1) == 0.0
+    board.restamp("k", 100.1, 100.2)
+    board.restamp("k", 100.0, 100.9)  # the first request's answer came back last
+    assert board.history("k") == [100.2, 100.9]
+    assert board.take("k", [(2, 1.0)], 101.0) == pytest.approx(0.2)  # the earliest answer leaves first
+    board.restamp("k", 99.0, 101.0)  # a request no longer in its window: nothing changes
+    assert board.history("k") == [100.2, 100.9]
+
+
 def test_retry_after_reads_seconds_and_http_dates():
     now = 1_800_000_000.0
     assert retry_after({"Retry-After": "7"}, now) == 7.0
