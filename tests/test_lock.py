@@ -202,8 +202,9 @@ class TestParallelClaims(TransactionCase):
         first.restamp(key, now, now + 0.5)  # the first request's answer came back 0.5 s after it went
         self.assertAlmostEqual(second.take(key, limits, now + 0.5), 0.6, places=3,
                                msg="the window frees when the second request leaves it, not the first")
-        self.assertAlmostEqual(second.take(key, limits, now + 1.1), 0.4, places=3,
-                               msg="then the first one, counted from its answer")
+        self.assertEqual(first.take(key, limits, now + 1.1), 0.0, "the second request has left the window")
+        self.assertAlmostEqual(second.take(key, limits, now + 1.2), 0.3, places=3,
+                               msg="the first one leaves a second after its answer, not after it went")
 
     def drop_window(self, key):
         with Registry(get_db_name()).cursor() as cr:
