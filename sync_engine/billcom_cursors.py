@@ -19,6 +19,13 @@ accounts for (a person edited it, or created it, while the run was writing)
 stops the cursor at its own ``updatedTime``, so the next run reads it and
 everything after it.
 
+When the connection signs in to Bill.com's v2 API too (``billcom_v2_bulk``),
+vendors, customers, bills and invoices are listed through v2, 999 a page
+instead of v3's 100: the check needs only each record's id and ``updatedTime``,
+which both APIs show for the same instant (doc/billcom-v2-bulk.md §7). Should
+v2 ever show a time v3 does not, the run's own records look unknown and the
+cursor stays where it was: the next run reads more, and loses nothing.
+
 Such a cursor is a time Bill.com itself stamped, not one from this machine's
 clock, so it needs no allowance for clock skew. Collections the run wrote
 fewer records to keep the planning time (less the usual overlap): their own
@@ -28,6 +35,7 @@ this run as much (see SETTLE_MIN).
 import datetime
 import logging
 
+from .billcom.bulk_v2 import ENTITIES as V2_LISTS
 from .billcom.client import MAX_PAGE
 from .errors import RemoteError
 from .qbo_cursor import RunWindow
@@ -83,13 +91,19 @@ class BillComWindow(RunWindow):
     def worth_settling(self, collection):
         return len(self.own.get(collection, ())) >= SETTLE_MIN
 
-    def settle(self, billcom, collections):
+    def settle(self, billcom, collections, v2=None):
         """{cursor key: value} for ``collections``: a Bill.com time to read from
-        (``gte``), or "" for the planning time less the overlap."""
+        (``gte``), or "" for the planning time less the overlap. ``v2``: a
+        ``BulkV2`` that lists what it can 999 a page."""
         out = {key(collection): "" for collection in collections}
         todo = [collection for collection in collections if self.worth_settling(collection)]
+
+        def settle_one(collection):
+            lister = v2 if v2 is not None and collection in V2_LISTS else billcom
+            return self._settle_one(lister, collection)
+
         # one listing per collection, as many at a time as Bill.com allows
-        for collection, result in zip(todo, billcom.map_concurrently(lambda c: self._settle_one(billcom, c), todo)):
+        for collection, result in zip(todo, billcom.map_concurrently(settle_one, todo)):
             if isinstance(result, RemoteError):  # the planning time stays: nothing is lost, the next read is longer
                 _log.info("Bill.com %s: cursor kept at the planning time (%s)", collection, result)
             elif isinstance(result, Exception):
@@ -98,10 +112,10 @@ class BillComWindow(RunWindow):
                 out[key(collection)] = result
         return out
 
-    def _settle_one(self, billcom, collection):
+    def _settle_one(self, lister, collection):
         newest_known = first_unknown = None
         filters = [("updatedTime", "gte", format_stamp(self.start_ms))]
-        for obj in billcom.list(collection, filters=filters):
+        for obj in lister.list(collection, filters=filters):
             stamp = parse_stamp(obj.get("updatedTime"))
             if stamp is None:
                 return ""

@@ -146,7 +146,7 @@ class Executor:
         if window is None:
             return {}
         collections = list(dict.fromkeys(ENTITIES[t][1] for t in self.config.object_types()))
-        return window.settle(self.remote.billcom, collections)
+        return window.settle(self.remote.billcom, collections, v2=self.billcom_v2())
 
     def _qbo_cursor(self, plan):
         """The QuickBooks CDC cursor past this run's own writes, when nobody else

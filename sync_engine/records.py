@@ -9,6 +9,7 @@ attachments, deleted...).
 """
 import datetime
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -117,14 +118,20 @@ def date(value, field_name, required=False):
     return day
 
 
+_BASIC_OFFSET = re.compile(r"T.*[+-]\d{4}$")
+
+
 def epoch_seconds(stamp):
     """Seconds since the epoch of a remote record's ISO time (QuickBooks'
     ``LastUpdatedTime``, Bill.com's ``updatedTime``; ``Z`` or an offset, UTC when
     it names none), or None when it is missing or not a time."""
     if not stamp:
         return None
+    text = str(stamp).replace("Z", "+00:00")
+    if _BASIC_OFFSET.search(text):  # Bill.com v2: "...000+0000" (Python 3.10 reads only "+00:00")
+        text = text[:-2] + ":" + text[-2:]
     try:
-        moment = datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
     if moment.tzinfo is None:

@@ -29,6 +29,12 @@ key, and everything that was created is returned, so the caller links it:
 The created objects are then read back through v3 by id, one list page per
 call: the caller gets v3 objects (with v3's ``updatedTime``), and an id v2
 made that v3 does not know stops the run instead of being linked.
+
+``list(collection, filters)`` reads the same four collections through
+``/List/<Entity>.json``, 999 records a page where v3 gives 100: the check that
+moves a Bill.com cursor past a run's own writes (``billcom_cursors``) lists
+every record the run wrote once more, and needs only each one's id and
+``updatedTime``.
 """
 import json
 import logging
@@ -45,6 +51,11 @@ from .errors import (BillComError, BillComMalformedResponse, BillComUnavailable,
 _log = logging.getLogger(__name__)
 
 MAX_BULK = 100
+# "You can retrieve a maximum of 999 results with one list request" (v2 search-ops-with-lists)
+MAX_LIST_PAGE = 999
+# v3 filter operators as v2 writes them (v2 search-ops-with-lists; v2 consumers filter
+# updatedTime with ">=" and ">")
+V2_OPS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "in": "in"}
 # what v2 bulk takes over from v3 (single calls, or bulk calls of 20) when the connection asks for it
 ENTITIES = {"vendors": "Vendor", "customers": "Customer", "bills": "Bill", "invoices": "Invoice"}
 EMPTY_ID = "00000000000000000000"
@@ -238,6 +249,39 @@ class BulkV2:
                 f"Bill.com v2 created {collection} that v3 does not show ({', '.join(missing[:3])}): "
                 "the two APIs do not share ids here, so v2 bulk cannot be used.")
         return found
+
+
+    # ------------------------------------------------------------- listing
+    def list(self, collection, filters=()):
+        """Every ``collection`` record matching ``filters`` (v3 style ``(field, op, value)``,
+        times as v3 writes them), as v2 shows it, one page of 999 at a time.
+
+        Pages go in ``createdTime`` order: a record created, or changed into the
+        filter, while the pages are read lands at the end or shifts later pages
+        by one (read twice); none already matching is skipped."""
+        entity = ENTITIES[collection]
+        query = {"start": 0, "max": MAX_LIST_PAGE, "nested": False,
+                 "filters": [{"field": field, "op": V2_OPS[op], "value": _v2_filter_value(field, value)}
+                             for field, op, value in filters],
+                 "sort": [{"field": "createdTime", "asc": "true"}]}
+        while True:
+            envelope = self._call(f"List/{entity}.json", query)
+            if envelope.get("response_status") != 0:
+                raise self._error(envelope.get("response_data"), f"Bill.com refused the v2 list of {collection}")
+            page = envelope.get("response_data")
+            if not isinstance(page, list):
+                raise BillComMalformedResponse(f"Bill.com answered the v2 list of {collection} without a list.")
+            yield from page
+            if len(page) < MAX_LIST_PAGE:
+                return
+            query["start"] += MAX_LIST_PAGE
+
+
+def _v2_filter_value(field, value):
+    """A filter value as v2 takes it: times as ``2025-12-30T07:00:00.000+0000``."""
+    if field in ("createdTime", "updatedTime") and isinstance(value, str) and value.endswith("Z"):
+        return value[:-1] + "+0000"
+    return value
 
 
 # ------------------------------------------------------------------ shapes

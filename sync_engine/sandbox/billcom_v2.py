@@ -20,6 +20,14 @@ Modelled on ``doc/billcom-v2-bulk.md``:
   and ``actgClassId``); ``"00000000000000000000"`` is an empty reference. A
   bill item's ``allowDuplicateInvNum`` is accepted and changes nothing: v3
   creates take duplicate invoice numbers here too;
+* ``List/{Vendor,Customer,Bill,Invoice}.json`` takes ``{"start", "max",
+  "filters": [{"field", "op", "value"}], "sort": [{"field", "asc"}],
+  "nested"}`` (v2 search-ops-with-lists): at most 999 results a call, ``max``
+  999 when not given; filters on ``id``, ``createdTime`` and ``updatedTime``
+  with ``=``, ``!=``, ``<``, ``>``, ``<=``, ``>=`` and ``in`` (a comma list),
+  times as ``2025-12-30T07:00:00.000+0000``, through the v3 list's own
+  filtering; results in the order asked for (one field), else in the order
+  they were created; lines only when ``nested`` is true;
 * what a failing item does to the others is not documented, so it is a
   setting: ``v2_bulk_mode = "per_item"`` (each item on its own; the call's
   status is 1 when any item failed) or ``"all_or_nothing"`` (nothing is kept
@@ -49,6 +57,8 @@ def setup_v2_routes(sandbox):
     sandbox.route("POST", "/api/v2/Login.json", lambda request: _login(sandbox, request))
     sandbox.route("POST", r"/api/v2/Bulk/Crud/Create/(?P<entity>%s)\.json" % "|".join(ENTITIES),
                   lambda request: _bulk_create(sandbox, request))
+    sandbox.route("POST", r"/api/v2/List/(?P<entity>%s)\.json" % "|".join(ENTITIES),
+                  lambda request: _list(sandbox, request))
 
 
 def form(request):
@@ -137,6 +147,53 @@ def _bulk_create(sb, request):
             failed = True
             results.append(_error_item(exc.code, exc.message))
     return _failed(None, None, {"bulk": results}) if failed else _ok({"bulk": results})
+
+
+MAX_LIST = 999
+# v2 list operators as the v3 list's own filters write them: one filtering and
+# sorting code for both APIs
+LIST_OPS = {"=": "eq", "!=": "ne", "<": "lt", ">": "gt", "<=": "lte", ">=": "gte", "in": "in"}
+LIST_FIELDS = ("id", "createdTime", "updatedTime")
+
+
+def _list(sb, request):
+    f = form(request)
+    session = _session(sb, f)
+    if session is None:
+        return _failed("BDC_1109", "Session is invalid.  Please log in.")
+    collection = ENTITIES[request.match.group("entity")]
+    try:
+        data = json.loads(f.get("data") or "{}")
+        start, size = int(data.get("start", 0)), min(int(data.get("max", MAX_LIST)), MAX_LIST)
+        filters = ",".join(_list_filter(term) for term in data.get("filters") or [])
+        sort = [(term["field"], str(term.get("asc", "true")).lower() != "false") for term in data.get("sort") or []]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return _failed("BDC_1122", f"Unable to read the list request: {exc}")
+    if start < 0 or size < 1 or len(sort) > 1:
+        return _failed("BDC_1122", "start and max must be positive; the sandbox sorts v2 lists on one field")
+    sort_raw = f"{sort[0][0]}:{'asc' if sort[0][1] else 'desc'}" if sort else ""
+    with sb.lock:
+        coll = sb._coll(collection)
+        try:
+            _keys, ids = sb._view(coll, filters, sort_raw.replace(":desc", ":asc"))
+        except ApiError as exc:
+            return _failed(exc.code, exc.message)
+        if sort_raw.endswith(":desc"):
+            ids = ids[::-1]
+        page = [to_v2_answer(collection, coll.objects[i]) for i in ids[start:start + size]]
+    if not data.get("nested"):
+        for row in page:
+            row.pop("billLineItems", None)
+            row.pop("invoiceLineItems", None)
+    return _ok(page)
+
+
+def _list_filter(term):
+    """One v2 filter as a term of the v3 ``filters`` parameter."""
+    field, op, value = term["field"], term["op"], term["value"]
+    if field not in LIST_FIELDS:
+        raise ValueError(f"the sandbox filters v2 lists on {', '.join(LIST_FIELDS)} only, not {field}")
+    return f'{field}:{LIST_OPS[op]}:"{value}"'
 
 
 def _ok_item(obj):

@@ -52,6 +52,22 @@ def test_a_hundred_invoices_a_call_read_back_as_v3_shows_them(sandbox, client): 
     assert len([r for r in sandbox.request_log() if r.path == "/api/v2/Login.json"]) == 1
 
 
+def test_a_v2_list_reads_what_changed_999_a_page_in_the_order_records_were_made(sandbox, client):  # noqa: F811
+    customer = seed_customer(sandbox)
+    bulk = BulkV2(client)
+    made = [o.obj for o in bulk.create("invoices", _invoices(customer["id"], 1000))]
+    sandbox.clock.advance(60)
+    edited = sandbox.user_update("invoices", made[3]["id"], {"dueDate": "2027-02-01"})
+    since = edited["updatedTime"]
+    listed = list(bulk.list("invoices", filters=[("updatedTime", "gte", since)]))
+    assert [o["id"] for o in listed] == [made[3]["id"]]          # only the edited one
+    assert listed[0]["updatedTime"].endswith("+0000") and "invoiceLineItems" not in listed[0]
+    everything = list(bulk.list("invoices", filters=[("createdTime", "gte", made[0]["createdTime"])]))
+    assert [o["id"] for o in everything] == [o["id"] for o in made]  # creation order, none twice
+    lists = _posts(sandbox, "/api/v2/List/Invoice.json")
+    assert len(lists) == 3  # the edited one; then 999 + 1
+
+
 def test_customers_in_bulk(sandbox, client):  # noqa: F811
     bodies = [{"name": f"Bulk Customer {i}", "accountType": "BUSINESS", "email": f"c{i}@example.com",
                "billingAddress": {"line1": "1 Main St", "city": "Springfield", "zipOrPostalCode": "01101"}}

@@ -3,6 +3,8 @@ reads one page per collection, and a change a person made in Bill.com while
 the run was writing is still read by the next run."""
 from collections import Counter
 
+import pytest
+
 from sync_engine import billcom_cursors
 from sync_engine.pacing import FakeClock
 
@@ -27,13 +29,27 @@ def _lists(c):
     return Counter(r.path for r in c.sb.billcom.request_log() if r.method == "GET")
 
 
-def test_the_quiet_day_after_a_large_first_sync_reads_one_page_per_collection():
-    with demo_company() as c:
+# the check after the run lists through v3 (100 a page) or, when the connection
+# signs in to v2 for its bulk creates, through v2 (999 a page)
+CHECKS = pytest.mark.parametrize("v2", [False, True], ids=["v3 check", "v2 check"])
+
+
+def _check_pages(c, v2):
+    if v2:
+        return sum(1 for r in c.sb.billcom.request_log() if r.path == "/api/v2/List/Bill.json")
+    return sum(1 for r in c.sb.billcom.request_log() if r.method == "GET" and r.path == "/v3/bills")
+
+
+@CHECKS
+def test_the_quiet_day_after_a_large_first_sync_reads_one_page_per_collection(v2):
+    with demo_company(billcom_v2_bulk=v2) as c:
         _add_qbo_bills(c)
         first = c.run(tie_out=False)
         assert first.state == "done"
         assert len(c.lines(first, object_type="bill", action="create", direction="qbo_to_billcom")) >= MANY
         assert c.store.get_cursors()[billcom_cursors.key("bills")]  # moved past the run's own writes
+        # the check read the bills once: 3 pages of 100 through v3 (the planning read one more), 1 of 999 through v2
+        assert _check_pages(c, v2) == (1 if v2 else 4)
         c.sb.qbo.clear_log()
         c.sb.billcom.clear_log()
         quiet = c.run(tie_out=False)
@@ -51,9 +67,10 @@ def test_the_quiet_day_after_a_large_first_sync_reads_one_page_per_collection():
         assert max(_lists(c).values()) == 1
 
 
-def test_a_change_made_in_billcom_while_the_run_writes_is_read_by_the_next_run():
+@CHECKS
+def test_a_change_made_in_billcom_while_the_run_writes_is_read_by_the_next_run(v2):
     edits = []
-    with demo_company() as c:
+    with demo_company(billcom_v2_bulk=v2) as c:
         vendor = _add_qbo_bills(c)
         b = c.sb.billcom
 
@@ -76,6 +93,7 @@ def test_a_change_made_in_billcom_while_the_run_writes_is_read_by_the_next_run()
         first = c.service(progress=person_at_work).run("manual", user="test", tie_out=False)
         c.clock.advance(3600)
         assert first.state == "done" and edits, "the person's edits happened during the run"
+        assert _check_pages(c, v2) >= 1
         edited, entered = edits
         second = c.run(tie_out=False)
         moved = {(l.object_type, l.direction, l.action, l.billcom_id) for l in second.lines
@@ -91,9 +109,10 @@ def test_a_change_made_in_billcom_while_the_run_writes_is_read_by_the_next_run()
         assert max(_lists(c).values()) == 1
 
 
-def test_a_change_in_the_same_millisecond_as_the_last_own_write_is_not_lost():
+@CHECKS
+def test_a_change_in_the_same_millisecond_as_the_last_own_write_is_not_lost(v2):
     clock = FakeClock(start=1_795_000_000.0)
-    with demo_company(clock=clock) as c:
+    with demo_company(clock=clock, billcom_v2_bulk=v2) as c:
         _add_qbo_bills(c)
         assert c.run(tie_out=False).state == "done"
         settled = c.store.get_cursors()[billcom_cursors.key("bills")]
