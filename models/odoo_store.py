@@ -55,18 +55,32 @@ class OdooStore(Store):
         """The connection's links, read in SQL with each snapshot as its JSON text:
         the engine parses a snapshot only for a record that changed, and the ORM
         cache does not hold every link's values for the whole batch."""
+        if object_types:
+            return self._read_links(SQL("object_type IN %s ORDER BY id", tuple(object_types)))
+        return self._read_links(SQL("TRUE ORDER BY id"))
+
+    def find_links(self, object_type, side, ids):
+        """The links of some ids of one side, by the unique index on that side."""
+        ids = tuple(str(i) for i in ids)
+        if not ids:
+            return []
+        column = SQL.identifier("qbo_id" if side == "qbo" else "billcom_id")
+        return self._read_links(SQL("object_type = %s AND %s IN %s", object_type, column, ids))
+
+    def _read_links(self, condition):
         Links = self.env["billcom_qbo.link"]
         Links.flush_model()
-        query = SQL("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot::text,"
-                    " last_synced FROM %s WHERE connection_id = %s",
-                    SQL.identifier(Links._table), self.connection.id)
-        if object_types:
-            query = SQL("%s AND object_type IN %s", query, tuple(object_types))
-        self.env.cr.execute(SQL("%s ORDER BY id", query))
+        self.env.cr.execute(SQL(
+            "SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot::text, last_synced"
+            " FROM %s WHERE connection_id = %s AND %s",
+            SQL.identifier(Links._table), self.connection.id, condition))
         return [Link(otype, qbo_id, billcom_id, qbo_version or None, billcom_version or None, snapshot or None,
                      engine.datetime_to_iso(last_synced))
                 for otype, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced
                 in self.env.cr.fetchall()]
+
+    def has_links(self):
+        return bool(self._read_links(SQL("TRUE LIMIT 1")))
 
     def save_links(self, links):
         """Insert or update links by (object type, QuickBooks id), then commit."""

@@ -120,7 +120,7 @@ class Executor:
         return result
 
     def _start(self, plan):
-        self.links = plan.links or LinkIndex(self.store.load_links())
+        self.links = plan.links or LinkIndex.over(self.store)
         self._window = getattr(plan, "billcom_window", None)
         self._qwindow = getattr(plan, "qbo_window", None)
         self.facts = plan.facts
@@ -348,13 +348,17 @@ class Executor:
                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
     def _save(self, links):
+        # what the link map knew before (asked before the store has the new links)
+        for otype in {link.object_type for link in links}:
+            self.links.prefetch_ids("qbo", otype, [l.qbo_id for l in links if l.object_type == otype])
+            self.links.prefetch_ids("billcom", otype, [l.billcom_id for l in links if l.object_type == otype])
+        known_before = [self.links.by_qbo.get((link.object_type, link.qbo_id))
+                        or self.links.by_bc.get((link.object_type, link.billcom_id)) for link in links]
         self.store.save_links(links)
-        for link in links:
+        for link, known in zip(links, known_before):
             # the executor needs ids and versions, not the values; planning of the
             # types still to come reads the links as it found them (their snapshot),
             # and knows a link this run's create added as the create it planned
-            known = self.links.by_qbo.get((link.object_type, link.qbo_id)) \
-                or self.links.by_bc.get((link.object_type, link.billcom_id))
             if known is None:
                 self.links.add(WrittenLink(link.object_type, link.qbo_id, link.billcom_id))
             else:

@@ -25,6 +25,7 @@ class PaymentPlanning:
         """Payments: the Bill.com side, held until every QuickBooks page is read
         (a payment recorded by an earlier run is found from either side)."""
         otype, links = state.otype, state.links
+        links.prefetch("billcom", state.bc_records)
         items = [self._error_item(otype, r, BC_TO_QBO) for r in state.bc_records if isinstance(r, MappingError)]
         b_ok = newest_per_id([r for r in state.bc_records if not isinstance(r, MappingError)])
         b_ok += self._credit_applications(otype, b_ok, links)
@@ -39,6 +40,7 @@ class PaymentPlanning:
         otype, links = state.otype, state.links
         doc_type = "bill" if otype == "bill_payment" else "invoice"
         two_way = state.facts["payment_sync_mode"] == rules.TWO_WAY
+        links.prefetch("qbo", records)
         items = [self._error_item(otype, r, QBO_TO_BC) for r in records if isinstance(r, MappingError)]
         q_ok = newest_per_id([r for r in records if not isinstance(r, MappingError)])
         for q in q_ok:  # what the Bill.com side asks about, kept for the end of the type
@@ -67,6 +69,7 @@ class PaymentPlanning:
         otype, links = state.otype, state.links
         doc_type = "bill" if otype == "bill_payment" else "invoice"
         two_way = state.facts["payment_sync_mode"] == rules.TWO_WAY
+        links.prefetch("billcom", state.b_ok)
         items = []
         for b in state.b_ok:
             link = links.by_bc.get((otype, b.remote_id))

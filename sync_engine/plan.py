@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .config import OBJECT_TYPES
+from .records import Record
 from .store import RunLine
 
 # Plan actions that write: create, update, and ending a twin (archive a
@@ -37,13 +38,17 @@ class WrittenLink:
 
 
 class _Side:
-    """The links of one side by (object type, id), kept per object type; a
-    WrittenLink is kept as its twin's id alone."""
-    __slots__ = ("qbo", "types")
+    """The links of one side by (object type, id): those this run added
+    (``pinned``, kept for the whole run; a WrittenLink as its twin's id alone)
+    and those read from the store for the current step (``seen``, None for an
+    id known to have no link), dropped by ``LinkIndex.evict``."""
+    __slots__ = ("qbo", "index", "types", "seen")
 
-    def __init__(self, qbo):
+    def __init__(self, qbo, index):
         self.qbo = qbo      # keyed by QuickBooks ids (else Bill.com ids)
-        self.types = {}
+        self.index = index
+        self.types = {}     # pinned: {object type: {id: Link or twin id}}
+        self.seen = {}      # read from the store: {object type: {id: Link or None}}
 
     def __setitem__(self, key, link):
         otype, rid = key
@@ -56,16 +61,29 @@ class _Side:
             return WrittenLink(otype, rid, found) if self.qbo else WrittenLink(otype, found, rid)
         return found
 
+    def _find(self, otype, rid):
+        """The pinned entry or stored link of ``rid`` (a Link, a twin id, or None)."""
+        pinned = self.types.get(otype)
+        if pinned:
+            found = pinned.get(rid)
+            if found is not None:
+                return found
+        seen = self.seen.get(otype)
+        if seen is not None and rid in seen:
+            return seen[rid]
+        if self.index.store is None:
+            return None
+        self.index.fetch(otype, self.qbo, [rid])
+        return self.seen[otype][rid]
+
     def get(self, key, default=None):
-        found = self.types.get(key[0])
-        found = found.get(key[1]) if found else None
+        found = self._find(key[0], key[1])
         return default if found is None else self._link(key[0], key[1], found)
 
     def twin_id(self, otype, rid):
         """The id of the linked twin on the other side, or None: what resolving
         a reference needs, without handing out a WrittenLink for it."""
-        found = self.types.get(otype)
-        found = found.get(rid) if found else None
+        found = self._find(otype, rid)
         if found is None or isinstance(found, str):
             return found
         return found.billcom_id if self.qbo else found.qbo_id
@@ -77,28 +95,48 @@ class _Side:
         return found
 
     def __contains__(self, key):
-        found = self.types.get(key[0])
-        return bool(found) and key[1] in found
+        return self._find(key[0], key[1]) is not None
 
-    def __len__(self):
-        return sum(len(links) for links in self.types.values())
+    def _unknown(self, otype, rids):
+        """Those of ``rids`` neither pinned nor read from the store yet."""
+        pinned, seen = self.types.get(otype) or {}, self.seen.get(otype) or {}
+        return [rid for rid in rids if rid not in pinned and rid not in seen]
 
     def of_type(self, otype):
-        """The links of one object type."""
-        return [self._link(otype, rid, found) for rid, found in (self.types.get(otype) or {}).items()]
-
-    def values(self):
-        return [link for otype in list(self.types) for link in self.of_type(otype)]
+        """Every link of one object type: the pinned ones, and the store's the
+        run has not replaced (read for the occasion, not kept)."""
+        pinned = self.types.get(otype) or {}
+        out = [self._link(otype, rid, found) for rid, found in pinned.items()]
+        if self.index.store is not None:
+            for link in self.index.store.load_links([otype]):
+                if (link.qbo_id if self.qbo else link.billcom_id) not in pinned:
+                    out.append(link)
+        return out
 
 
 class LinkIndex:
-    """The link map in memory, with lookups both ways: ``by_qbo[(object type,
-    QuickBooks id)]``, ``by_bc[(object type, Bill.com id)]``."""
+    """The link map, with lookups both ways: ``by_qbo[(object type, QuickBooks
+    id)]``, ``by_bc[(object type, Bill.com id)]``.
 
-    def __init__(self, links=()):
-        self.by_qbo, self.by_bc = _Side(qbo=True), _Side(qbo=False)
+    Over a store (``LinkIndex.over``), links are read a step at a time: the
+    planner asks for the ids of a page at once (``prefetch``), any other look-up
+    reads its one link, and ``evict`` forgets them when the step is carried
+    out, so a run holds the links of its current page, never every link of the
+    connection. Links the run adds (its own creates, matches it planned) are
+    kept for the whole run, as the run's decisions rest on them."""
+
+    FETCH_CHUNK = 500  # ids a store query asks for at once
+
+    def __init__(self, links=(), store=None):
+        self.store = store
+        self.by_qbo, self.by_bc = _Side(qbo=True, index=self), _Side(qbo=False, index=self)
         for link in links:
             self.add(link)
+
+    @classmethod
+    def over(cls, store):
+        """The links of ``store``, read as they are asked for (none when it has none)."""
+        return cls(store=store if store.has_links() else None)
 
     def add(self, link):
         self.by_qbo[(link.object_type, link.qbo_id)] = link
@@ -107,6 +145,48 @@ class LinkIndex:
     def has(self, object_type, side, remote_id):
         return (object_type, remote_id) in (self.by_qbo if side == "qbo" else self.by_bc)
 
+    # ------------------------------------------------------------ the store
+    def fetch(self, otype, qbo_side, rids):
+        """Read the links of ``rids`` (ids of one side) from the store into both sides."""
+        by_side, other = (self.by_qbo, self.by_bc) if qbo_side else (self.by_bc, self.by_qbo)
+        found = by_side.seen.setdefault(otype, {})
+        for rid in rids:
+            found[rid] = None
+        twins = other.seen.setdefault(otype, {})
+        for link in self.store.find_links(otype, "qbo" if qbo_side else "billcom", rids):
+            found[link.qbo_id if qbo_side else link.billcom_id] = link
+            twins[link.billcom_id if qbo_side else link.qbo_id] = link
+
+    def prefetch(self, side, records):
+        """Read at once the links of ``records`` (read on ``side``) and of what they refer to."""
+        if self.store is None or not records:
+            return
+        from .mapping.common import refs_in  # the mapping builds on this module
+        wanted = {}
+        for rec in records:
+            if not isinstance(rec, Record):
+                continue  # a record that could not be read: it gets an error line, no link
+            wanted.setdefault(rec.object_type, set()).add(rec.remote_id)
+            for ref in refs_in(rec.values):
+                wanted.setdefault(ref.object_type, set()).add(ref.remote_id)
+        for otype, rids in wanted.items():
+            self.prefetch_ids(side, otype, rids)
+
+    def prefetch_ids(self, side, otype, rids):
+        """Read at once the links of ``rids`` (``side`` ids of ``otype``) not known yet."""
+        if self.store is None:
+            return
+        qbo_side = side == "qbo"
+        unknown = (self.by_qbo if qbo_side else self.by_bc)._unknown(otype, [rid for rid in rids if rid])
+        for start in range(0, len(unknown), self.FETCH_CHUNK):
+            self.fetch(otype, qbo_side, unknown[start:start + self.FETCH_CHUNK])
+
+    def evict(self):
+        """Forget the links read from the store (a step has been carried out)."""
+        self.by_qbo.seen.clear()
+        self.by_bc.seen.clear()
+
+    # ------------------------------------------------------------- tokens
     @staticmethod
     def written(link):
         """Whether ``link`` was added by this run's own create (``WrittenLink``)."""

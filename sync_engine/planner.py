@@ -76,7 +76,7 @@ class Planner(PaymentPlanning, LaterEvents):
         cursors and the windows of this read. ``steps`` then gives its items."""
         plan = Plan()
         plan.facts = self.connection_facts()
-        plan.links = LinkIndex(self.store.load_links())
+        plan.links = LinkIndex.over(self.store)
         self.run = RunState(dict(self.store.get_cursors() or {}))
         self._start_reads(plan)
         return plan
@@ -85,8 +85,9 @@ class Planner(PaymentPlanning, LaterEvents):
         """The plan's items in dependency order (``config.OBJECT_TYPES``), one
         object type at a time and, within a type, one page of QuickBooks records
         at a time (``PLAN_PAGE``): a list of PlanItems per step. A run carries
-        out each step before it asks for the next, so it holds the link map and
-        the current page, never every record; a preview gathers every step.
+        out each step before it asks for the next, so it holds the current page
+        and its links, the links the run added, and never every record or every
+        link; a preview gathers every step.
 
         Decisions are the same either way: where the planner consults links of
         earlier types, a link the run's own create just added (``LinkIndex.written``)
@@ -96,6 +97,7 @@ class Planner(PaymentPlanning, LaterEvents):
                 if items:
                     yield items
                     self._forget_written(plan.links)
+                plan.links.evict()  # the step is carried out: its links are in the store
 
     # -------------------------------------------------------------- reads
     def _start_reads(self, plan):
@@ -285,6 +287,7 @@ class Planner(PaymentPlanning, LaterEvents):
         QuickBooks page (bad data, names QuickBooks would refuse, exclusions,
         natural keys of records with no twin)."""
         otype, links, items = state.otype, state.links, []
+        links.prefetch("billcom", state.bc_records)
         b_ok = []
         for rec in state.bc_records:
             (items.append(self._error_item(otype, rec, BC_TO_QBO)) if isinstance(rec, MappingError)
@@ -311,6 +314,7 @@ class Planner(PaymentPlanning, LaterEvents):
     def _records_page(self, state, records):
         """One page of QuickBooks records of a list, vendor/customer or document type."""
         otype, links, facts, items = state.otype, state.links, state.facts, []
+        links.prefetch("qbo", records)
         q_ok = []
         for rec in records:
             (items.append(self._error_item(otype, rec, QBO_TO_BC)) if isinstance(rec, MappingError)
@@ -357,6 +361,7 @@ class Planner(PaymentPlanning, LaterEvents):
     def _records_end(self, state):
         """The Bill.com records no QuickBooks record accounted for."""
         otype, links, facts = state.otype, state.links, state.facts
+        links.prefetch("billcom", [b for b in state.b_ok if b.remote_id not in state.handled_bc])
         items = self._excluded_items(otype, state.bc_excluded, state)
         for b in state.b_ok:
             if b.remote_id in state.handled_bc:

@@ -110,6 +110,18 @@ class Store:
         """All links (optionally of some types) as a list of ``Link``."""
         raise NotImplementedError
 
+    def find_links(self, object_type, side, ids):
+        """The links of ``object_type`` whose ``side`` ("qbo" or "billcom") id is
+        one of ``ids``. A store should answer from an index; this default reads
+        every link of the type."""
+        wanted = set(ids)
+        return [link for link in self.load_links([object_type])
+                if (link.qbo_id if side == "qbo" else link.billcom_id) in wanted]
+
+    def has_links(self):
+        """Whether the connection has any link (a first sync has none)."""
+        return bool(self.load_links())
+
     def save_links(self, links):
         raise NotImplementedError
 
@@ -254,14 +266,28 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------ links
     @_serialized
     def load_links(self, object_types=None):
-        sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, "
-               "snapshot, last_synced FROM links")
-        args = ()
         if object_types:
-            sql += " WHERE object_type IN (%s)" % ",".join("?" * len(object_types))
-            args = tuple(object_types)
+            return self._read_links("object_type IN (%s)" % ",".join("?" * len(object_types)), object_types)
+        return self._read_links("1", ())
+
+    @_serialized
+    def find_links(self, object_type, side, ids):
+        ids = list(ids)
+        if not ids:
+            return []
+        column = "qbo_id" if side == "qbo" else "billcom_id"
+        return self._read_links(f"object_type = ? AND {column} IN ({','.join('?' * len(ids))})",
+                                (object_type, *ids))
+
+    @_serialized
+    def has_links(self):
+        return bool(self._read_links("1 LIMIT 1", ()))
+
+    def _read_links(self, condition, args):
+        sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced"
+               f" FROM links WHERE {condition}")
         return [Link(t, q, b, qv, bv, s or None, ls)
-                for t, q, b, qv, bv, s, ls in self._db().execute(sql, args)]
+                for t, q, b, qv, bv, s, ls in self._db().execute(sql, tuple(args))]
 
     @_serialized
     def save_links(self, links):

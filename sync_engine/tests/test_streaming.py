@@ -111,3 +111,33 @@ def test_planner_steps_and_plan_agree():
         stepped = [item.line for items in planner.steps(plan) for item in items]
         whole = Planner(c.config, c.store, c.service().remote).plan()
         assert sorted(map(_key, stepped)) == sorted(map(_key, whole.lines))
+
+
+def test_a_daily_run_reads_the_links_of_each_page_not_every_link(monkeypatch):
+    """The store answers for the ids of the page being planned; the run never
+    loads every link of the connection, so its memory does not grow with them."""
+    _small_pages(monkeypatch)
+    with demo_company() as c:
+        assert c.run(tie_out=False).state == "done"
+        stored = len(c.store.load_links())
+        q = c.sb.qbo
+        hicks = next(v for v in q.all("Vendor") if v["DisplayName"] == "Hicks Hardware")
+        bill(q, hicks, 61.25, DocNumber="HH-DAILY-1")
+        loads, held = [], []
+        load_links = c.store.load_links
+        monkeypatch.setattr(c.store, "load_links",
+                            lambda object_types=None: loads.append(object_types) or load_links(object_types))
+        carry_out = Executor.carry_out
+
+        def measured(executor, items):
+            held.append(sum(len(ids) for ids in executor.links.by_qbo.seen.values()))
+            return carry_out(executor, items)
+
+        monkeypatch.setattr(Executor, "carry_out", measured)
+        result = c.run(tie_out=False)
+        assert result.state == "done", result.message
+        made = [b for b in c.sb.billcom.all("bills") if b["invoice"]["invoiceNumber"] == "HH-DAILY-1"]
+        hicks_bc = next(v for v in c.sb.billcom.all("vendors") if v["name"] == "Hicks Hardware")
+        assert len(made) == 1 and made[0]["vendorId"] == hicks_bc["id"]  # its vendor found through the store
+        assert None not in loads, "every link of the connection was loaded"
+        assert stored > 30 and max(held) < stored / 2, (stored, held)
