@@ -26,6 +26,8 @@ class Link(models.Model):
     billcom_version = fields.Char("Bill.com version", readonly=True, help="updatedTime after the last sync.")
     snapshot = fields.Json(readonly=True, help="The values both sides held at the last sync.")
     last_synced = fields.Datetime(readonly=True)
+    created_in = fields.Char("Created in batch", readonly=True,
+                             help="The sync batch whose create made the link.")
 
     _qbo_id_uniq = models.Constraint(
         "UNIQUE(connection_id, object_type, qbo_id)",

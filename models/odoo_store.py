@@ -71,12 +71,12 @@ class OdooStore(Store):
         Links = self.env["billcom_qbo.link"]
         Links.flush_model()
         self.env.cr.execute(SQL(
-            "SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot::text, last_synced"
-            " FROM %s WHERE connection_id = %s AND %s",
+            "SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot::text, last_synced,"
+            " created_in FROM %s WHERE connection_id = %s AND %s",
             SQL.identifier(Links._table), self.connection.id, condition))
         return [Link(otype, qbo_id, billcom_id, qbo_version or None, billcom_version or None, snapshot or None,
-                     engine.datetime_to_iso(last_synced))
-                for otype, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced
+                     engine.datetime_to_iso(last_synced), created_in or None)
+                for otype, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced, created_in
                 in self.env.cr.fetchall()]
 
     def has_links(self):
@@ -112,7 +112,7 @@ class OdooStore(Store):
                     Links.browse(existing[key]).write(vals)
                 else:
                     to_create.append(dict(vals, connection_id=self.connection.id, object_type=key[0],
-                                          qbo_id=key[1]))
+                                          qbo_id=key[1], created_in=link.created_in))
             Links.create(to_create)
             Links.flush_model()
         self._written += len(latest)

@@ -15,6 +15,7 @@
 import hashlib
 import logging
 import time
+import uuid
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .config import OBJECT_TYPES
 from .errors import RECORD, RemoteError, SyncError
 from .mapping import (DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, billcom_body, billcom_payment_body,
                       neutral, qbo_body, qbo_payment_body, qbo_update_body, qbo_voided, read_billcom, read_qbo)
-from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex, WrittenLink
+from .plan import BC_TO_QBO, NO_DIRECTION, QBO_TO_BC, WRITE_ACTIONS, LinkIndex
 from .qbo.client import BATCH_MAX_ITEMS as QBO_BATCH_SIZE, BatchItem
 from .qbo.errors import StaleObject
 from .records import MappingError
@@ -121,6 +122,7 @@ class Executor:
 
     def _start(self, plan):
         self.links = plan.links or LinkIndex.over(self.store)
+        self.links.batch = f"{self.run_id}:{uuid.uuid4().hex[:12]}"
         self._window = getattr(plan, "billcom_window", None)
         self._qwindow = getattr(plan, "qbo_window", None)
         self.facts = plan.facts
@@ -354,13 +356,16 @@ class Executor:
             self.links.prefetch_ids("billcom", otype, [l.billcom_id for l in links if l.object_type == otype])
         known_before = [self.links.by_qbo.get((link.object_type, link.qbo_id))
                         or self.links.by_bc.get((link.object_type, link.billcom_id)) for link in links]
+        for link, known in zip(links, known_before):
+            if known is None:
+                link.created_in = self.links.batch  # how the store tells this run's creates later
         self.store.save_links(links)
         for link, known in zip(links, known_before):
             # the executor needs ids and versions, not the values; planning of the
             # types still to come reads the links as it found them (their snapshot),
             # and knows a link this run's create added as the create it planned
             if known is None:
-                self.links.add(WrittenLink(link.object_type, link.qbo_id, link.billcom_id))
+                self.links.created(link)
             else:
                 self.links.add(Link(link.object_type, link.qbo_id, link.billcom_id, link.qbo_version,
                                     link.billcom_version, known.stored_snapshot))

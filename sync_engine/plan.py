@@ -71,7 +71,7 @@ class _Side:
         seen = self.seen.get(otype)
         if seen is not None and rid in seen:
             return seen[rid]
-        if self.index.store is None:
+        if not self.index.stored:
             return None
         self.index.fetch(otype, self.qbo, [rid])
         return self.seen[otype][rid]
@@ -107,10 +107,13 @@ class _Side:
         run has not replaced (read for the occasion, not kept)."""
         pinned = self.types.get(otype) or {}
         out = [self._link(otype, rid, found) for rid, found in pinned.items()]
-        if self.index.store is not None:
+        if self.index.stored:
+            batch = self.index.batch
             for link in self.index.store.load_links([otype]):
-                if (link.qbo_id if self.qbo else link.billcom_id) not in pinned:
-                    out.append(link)
+                rid = link.qbo_id if self.qbo else link.billcom_id
+                if rid not in pinned:
+                    written = batch is not None and link.created_in == batch
+                    out.append(WrittenLink(otype, link.qbo_id, link.billcom_id) if written else link)
         return out
 
 
@@ -122,21 +125,27 @@ class LinkIndex:
     planner asks for the ids of a page at once (``prefetch``), any other look-up
     reads its one link, and ``evict`` forgets them when the step is carried
     out, so a run holds the links of its current page, never every link of the
-    connection. Links the run adds (its own creates, matches it planned) are
-    kept for the whole run, as the run's decisions rest on them."""
+    connection. A link this executor's create added is known again from the
+    store by its ``created_in`` token (``batch``) and handed out as a
+    WrittenLink. Links the planner adds (matches it planned) and links the run
+    updated (as planning found them) are kept for the whole run."""
 
     FETCH_CHUNK = 500  # ids a store query asks for at once
 
     def __init__(self, links=(), store=None):
         self.store = store
+        self.stored = False   # whether the store may hold a link (a first sync starts with none)
+        self.batch = None     # the token the executor's creates carry (``Link.created_in``)
         self.by_qbo, self.by_bc = _Side(qbo=True, index=self), _Side(qbo=False, index=self)
         for link in links:
             self.add(link)
 
     @classmethod
     def over(cls, store):
-        """The links of ``store``, read as they are asked for (none when it has none)."""
-        return cls(store=store if store.has_links() else None)
+        """The links of ``store``, read as they are asked for."""
+        index = cls(store=store)
+        index.stored = store.has_links()
+        return index
 
     def add(self, link):
         self.by_qbo[(link.object_type, link.qbo_id)] = link
@@ -148,18 +157,30 @@ class LinkIndex:
     # ------------------------------------------------------------ the store
     def fetch(self, otype, qbo_side, rids):
         """Read the links of ``rids`` (ids of one side) from the store into both sides."""
-        by_side, other = (self.by_qbo, self.by_bc) if qbo_side else (self.by_bc, self.by_qbo)
-        found = by_side.seen.setdefault(otype, {})
+        found = (self.by_qbo if qbo_side else self.by_bc).seen.setdefault(otype, {})
         for rid in rids:
             found[rid] = None
-        twins = other.seen.setdefault(otype, {})
         for link in self.store.find_links(otype, "qbo" if qbo_side else "billcom", rids):
-            found[link.qbo_id if qbo_side else link.billcom_id] = link
-            twins[link.billcom_id if qbo_side else link.qbo_id] = link
+            self._seen(link, written=self.batch is not None and link.created_in == self.batch)
+
+    def _seen(self, link, written):
+        """Keep a link read from the store (or just saved) until ``evict``; one this
+        executor's create added is kept as its twin's id, a WrittenLink when asked for."""
+        otype = link.object_type
+        self.by_qbo.seen.setdefault(otype, {})[link.qbo_id] = link.billcom_id if written else link
+        self.by_bc.seen.setdefault(otype, {})[link.billcom_id] = link.qbo_id if written else link
+
+    def created(self, link):
+        """A link this run's own create added, now in the store (or kept here without one)."""
+        if self.store is None:
+            self.add(WrittenLink(link.object_type, link.qbo_id, link.billcom_id))
+            return
+        self.stored = True
+        self._seen(link, written=True)
 
     def prefetch(self, side, records):
         """Read at once the links of ``records`` (read on ``side``) and of what they refer to."""
-        if self.store is None or not records:
+        if not self.stored or not records:
             return
         from .mapping.common import refs_in  # the mapping builds on this module
         wanted = {}
@@ -174,7 +195,7 @@ class LinkIndex:
 
     def prefetch_ids(self, side, otype, rids):
         """Read at once the links of ``rids`` (``side`` ids of ``otype``) not known yet."""
-        if self.store is None:
+        if not self.stored:
             return
         qbo_side = side == "qbo"
         unknown = (self.by_qbo if qbo_side else self.by_bc)._unknown(otype, [rid for rid in rids if rid])

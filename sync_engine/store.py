@@ -26,15 +26,18 @@ class Link:
     only when read: a daily run loads every link but looks at the values of the
     few records that changed, so the link map costs ids, not documents."""
     __slots__ = ("object_type", "qbo_id", "billcom_id", "qbo_version", "billcom_version", "stored_snapshot",
-                 "last_synced")
+                 "last_synced", "created_in")
 
     def __init__(self, object_type, qbo_id, billcom_id, qbo_version=None, billcom_version=None, snapshot=None,
-                 last_synced=None):
+                 last_synced=None, created_in=None):
         self.object_type, self.qbo_id, self.billcom_id = object_type, qbo_id, billcom_id
         self.qbo_version = qbo_version           # QBO SyncToken after the last sync
         self.billcom_version = billcom_version   # Bill.com updatedTime after the last sync
         self.stored_snapshot = snapshot          # a dict, or its JSON text as a store keeps it
         self.last_synced = last_synced
+        # the executor whose create made the link (a token of its own; kept by the
+        # store from the link's first save): how a run knows its own creates again
+        self.created_in = created_in
 
     @property
     def snapshot(self):
@@ -241,10 +244,11 @@ class SQLiteStore(Store):
     def _upgrade(self):
         """Columns added since a store file was made (the schema above only makes missing tables)."""
         db = self._db()
-        have = {row[1] for row in db.execute("PRAGMA table_info(run_lines)")}
-        for column in ("amount", "currency"):
-            if column not in have:
-                db.execute(f"ALTER TABLE run_lines ADD COLUMN {column} TEXT")
+        for table, columns in (("run_lines", ("amount", "currency")), ("links", ("created_in",))):
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
     def _db(self):
         if self._memory is not None:
@@ -284,10 +288,10 @@ class SQLiteStore(Store):
         return bool(self._read_links("1 LIMIT 1", ()))
 
     def _read_links(self, condition, args):
-        sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced"
-               f" FROM links WHERE {condition}")
-        return [Link(t, q, b, qv, bv, s or None, ls)
-                for t, q, b, qv, bv, s, ls in self._db().execute(sql, tuple(args))]
+        sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced,"
+               f" created_in FROM links WHERE {condition}")
+        return [Link(t, q, b, qv, bv, s or None, ls, cb)
+                for t, q, b, qv, bv, s, ls, cb in self._db().execute(sql, tuple(args))]
 
     @_serialized
     def save_links(self, links):
@@ -295,13 +299,13 @@ class SQLiteStore(Store):
             return
         rows = [(l.object_type, l.qbo_id, l.billcom_id, l.qbo_version, l.billcom_version,
                  _snapshot_text(l),
-                 l.last_synced or _now_iso()) for l in links]
+                 l.last_synced or _now_iso(), l.created_in) for l in links]
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(
+            db.executemany(  # created_in is kept from the first save
                 "INSERT INTO links (object_type, qbo_id, billcom_id, qbo_version, billcom_version,"
-                " snapshot, last_synced) VALUES (?,?,?,?,?,?,?)"
+                " snapshot, last_synced, created_in) VALUES (?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (object_type, qbo_id) DO UPDATE SET billcom_id=excluded.billcom_id,"
                 " qbo_version=excluded.qbo_version, billcom_version=excluded.billcom_version,"
                 " snapshot=excluded.snapshot, last_synced=excluded.last_synced", rows)

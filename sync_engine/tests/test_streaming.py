@@ -141,3 +141,33 @@ def test_a_daily_run_reads_the_links_of_each_page_not_every_link(monkeypatch):
         assert len(made) == 1 and made[0]["vendorId"] == hicks_bc["id"]  # its vendor found through the store
         assert None not in loads, "every link of the connection was loaded"
         assert stored > 30 and max(held) < stored / 2, (stored, held)
+
+
+def test_a_first_sync_keeps_the_links_of_its_page_not_every_link_it_made(monkeypatch):
+    """The links a first sync makes are in the store as soon as they are made;
+    the run finds them there again (for the bills' vendors, say) instead of
+    keeping each one until it ends."""
+    _small_pages(monkeypatch)
+    held = []
+    carry_out = Executor.carry_out
+
+    def measured(executor, items):
+        links = executor.links
+        held.append(sum(len(ids) for side in (links.by_qbo, links.by_bc) for book in (side.types, side.seen)
+                        for ids in book.values()))
+        return carry_out(executor, items)
+
+    monkeypatch.setattr(Executor, "carry_out", measured)
+    with demo_company() as c:
+        preview = c.service().preview()
+        result = c.run(tie_out=False)
+        assert result.state == "done", result.message
+        assert sorted(map(_key, result.lines)) == sorted(map(_key, preview.lines))
+        made = len(c.store.load_links())
+        assert made > 30 and max(held) < made / 2, (made, held)
+        # every bill made in Bill.com names the vendor its QuickBooks bill names
+        vendors = {v["id"]: v["name"] for v in c.sb.billcom.all("vendors")}
+        q_vendors = {v["Id"]: v["DisplayName"] for v in c.sb.qbo.all("Vendor")}
+        q_bills = {b.get("DocNumber"): q_vendors[b["VendorRef"]["value"]] for b in c.sb.qbo.all("Bill")}
+        made_bills = {b["invoice"]["invoiceNumber"]: vendors[b["vendorId"]] for b in c.sb.billcom.all("bills")}
+        assert made_bills and all(q_bills[number] == name for number, name in made_bills.items())
