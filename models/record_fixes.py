@@ -210,7 +210,7 @@ class LinkCandidate(models.TransientModel):
     _description = "Possible twin of a record"
 
     wizard_id = fields.Many2one("billcom_qbo.link_wizard", required=True, ondelete="cascade")
-    remote_id = fields.Char("ID", readonly=True)
+    remote_id = fields.Char("ID on the other side", readonly=True)
     label = fields.Char("Record", readonly=True)
     amount = fields.Float(digits=(16, 2), readonly=True)
     currency = fields.Char(readonly=True)

@@ -77,19 +77,18 @@ class BillComWindow(RunWindow):
         super().__init__()
         self.start_ms = int(start * 1000)
 
-    def _note(self, where, collection, obj):
+    def _note(self, book, collection, obj):
         if not isinstance(obj, dict) or not obj.get("id"):
             return
         stamp = parse_stamp(obj.get("updatedTime"))
         if stamp is not None and stamp >= self.start_ms:
-            where.setdefault(collection, {})[obj["id"]] = stamp
+            book.note(collection, obj["id"], stamp)
 
     def known(self, collection, obj_id, stamp):
-        return (self.own.get(collection, {}).get(obj_id) == stamp
-                or self.seen.get(collection, {}).get(obj_id) == stamp)
+        return self.own.has(collection, obj_id, stamp) or self.seen.has(collection, obj_id, stamp)
 
     def worth_settling(self, collection):
-        return len(self.own.get(collection, ())) >= SETTLE_MIN
+        return self.own.count(collection) >= SETTLE_MIN
 
     def settle(self, billcom, collections, v2=None):
         """{cursor key: value} for ``collections``: a Bill.com time to read from
