@@ -36,7 +36,6 @@ moves a Bill.com cursor past a run's own writes (``billcom_cursors``) lists
 every record the run wrote once more, and needs only each one's id and
 ``updatedTime``.
 """
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from decimal import Decimal
 
 import requests
 
+from ..records import json_dumps
 from .client import MAX_PAGE, _never_connected
 from .errors import (BillComError, BillComMalformedResponse, BillComUnavailable, BillComValidationError,
                      SessionInvalid, error_class)
@@ -144,7 +144,7 @@ class BulkV2:
                 self._login()
                 sid = self._session_id
             form = {"devKey": self.client._dev_key, "sessionId": sid,
-                    "data": json.dumps(data, default=_json_default, separators=(",", ":"))}
+                    "data": json_dumps(data, separators=(",", ":"))}
             envelope = self._envelope(self._send(path, form), path)
             failure = envelope.get("response_data") if envelope.get("response_status") != 0 else None
             code = failure.get("error_code") if isinstance(failure, dict) else None
@@ -367,9 +367,3 @@ _TO_V2 = {"vendors": _vendor, "customers": _customer, "bills": _bill, "invoices"
 def _same_record(collection, sent, answered):
     """Whether an item's answer is about the record sent in its place."""
     return all(answered.get(key) == sent.get(key) for key in NATURAL_KEYS[collection])
-
-
-def _json_default(value):
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
