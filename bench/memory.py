@@ -2,6 +2,7 @@
 
     python -m bench.memory                        # small, half and mid-size companies
     python -m bench.memory --sizes half-small,small,half
+    python -m bench.memory --sizes half,mid,large --billcom-v2-bulk
 
 Each company is generated into fresh local sandboxes (``bench.run``) and
 synced once, QBO -> Bill.com, in a fresh process that reports its own peak
@@ -16,6 +17,7 @@ import shutil
 import sys
 import tempfile
 
+from . import run
 from .run import SandboxProcess, sync
 from .workload import WORKLOADS
 
@@ -42,7 +44,11 @@ def main(argv=None):
     parser.add_argument("--sizes", default="small,half,mid",
                         help="companies, comma-separated, from: " + ", ".join(sorted(WORKLOADS)))
     parser.add_argument("--latency", type=float, default=0.020, help="seconds per request (default 0.020)")
+    parser.add_argument("--billcom-v2-bulk", action="store_true",
+                        help="the connection setting billcom_v2_bulk on (a large company's first sync then fits "
+                             "Bill.com's hourly quota)")
     args = parser.parse_args(argv)
+    run.V2_BULK = args.billcom_v2_bulk
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in WORKLOADS]
     if unknown:
