@@ -98,11 +98,20 @@ class BillComWindow(RunWindow):
         todo = [collection for collection in collections if self.worth_settling(collection)]
 
         def settle_one(collection):
-            lister = v2 if v2 is not None and collection in V2_LISTS else billcom
-            return self._settle_one(lister, collection)
+            if collection not in through_v2:
+                return self._settle_one(billcom, collection)
+            try:
+                return self._settle_one(v2, collection)
+            except RemoteError as exc:  # as map_concurrently hands it over
+                return exc
 
-        # one listing per collection, as many at a time as Bill.com allows
-        for collection, result in zip(todo, billcom.map_concurrently(settle_one, todo)):
+        # v3 listings (pages of 100) as many at a time as Bill.com allows; v2 listings
+        # (pages of 999, ten times the memory a page) one after the other
+        through_v2 = [c for c in todo if v2 is not None and c in V2_LISTS]
+        v3_todo = [c for c in todo if c not in through_v2]
+        results = list(zip(v3_todo, billcom.map_concurrently(settle_one, v3_todo)))
+        results += [(collection, settle_one(collection)) for collection in through_v2]
+        for collection, result in results:
             if isinstance(result, RemoteError):  # the planning time stays: nothing is lost, the next read is longer
                 _log.info("Bill.com %s: cursor kept at the planning time (%s)", collection, result)
             elif isinstance(result, Exception):

@@ -25,6 +25,7 @@ from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES
                       QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, record_money,
                       refs_in, type_label)
 from .billcom.errors import NotFound as BillComNotFound
+from .mapping.common import forget_shared_refs
 from .errors import RECORD, RemoteError
 from .later_events import LaterEvents
 from .payment_planning import PaymentPlanning
@@ -98,6 +99,7 @@ class Planner(PaymentPlanning, LaterEvents):
                     yield items
                     self._forget_written(plan.links)
                 plan.links.evict()  # the step is carried out: its links are in the store
+                forget_shared_refs()
 
     # -------------------------------------------------------------- reads
     def _start_reads(self, plan):

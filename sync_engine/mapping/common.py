@@ -54,6 +54,12 @@ def _shared_ref(object_type, remote_id, name):
     return Ref(object_type, remote_id, name)
 
 
+def forget_shared_refs():
+    """Drop the shared references (a step is done): kept past their page, the
+    survivors of a busy cache would pin the memory of every page they were read on."""
+    _shared_ref.cache_clear()
+
+
 def _new_ref(object_type, remote_id, name):
     if name is None or type(name) is str:
         return _shared_ref(object_type, remote_id, name)
