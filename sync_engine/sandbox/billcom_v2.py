@@ -116,16 +116,24 @@ def _session(sb, f):
     return session
 
 
-def _bulk_create(sb, request):
+def _signed_in_call(sb, request):
+    """(session, collection, data) of a v2 call on an entity, or the answer refusing it."""
     f = form(request)
     session = _session(sb, f)
     if session is None:
         return _failed("BDC_1109", "Session is invalid.  Please log in.")
-    collection = ENTITIES[request.match.group("entity")]
     try:
         data = json.loads(f.get("data") or "null")
     except ValueError:
         return _failed("BDC_1122", "Unable to parse the data as JSON.")
+    return session, ENTITIES[request.match.group("entity")], data
+
+
+def _bulk_create(sb, request):
+    call = _signed_in_call(sb, request)
+    if isinstance(call, Response):
+        return call
+    session, collection, data = call
     items = data.get("bulk") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         return _failed("BDC_1108", "bulk: Missing value")
@@ -157,13 +165,12 @@ LIST_FIELDS = ("id", "createdTime", "updatedTime")
 
 
 def _list(sb, request):
-    f = form(request)
-    session = _session(sb, f)
-    if session is None:
-        return _failed("BDC_1109", "Session is invalid.  Please log in.")
-    collection = ENTITIES[request.match.group("entity")]
+    call = _signed_in_call(sb, request)
+    if isinstance(call, Response):
+        return call
+    _, collection, data = call
+    data = data if data is not None else {}
     try:
-        data = json.loads(f.get("data") or "{}")
         start, size = int(data.get("start", 0)), min(int(data.get("max", MAX_LIST)), MAX_LIST)
         filters = ",".join(_list_filter(term) for term in data.get("filters") or [])
         sort = [(term["field"], str(term.get("asc", "true")).lower() != "false") for term in data.get("sort") or []]
