@@ -114,12 +114,13 @@ def window_wait(history, limits, now, held_until=0.0):
     """Seconds to wait before one more request may go, given the ordered
     ``history`` of request times of one key (0.0: go now)."""
     wait = max(0.0, held_until - now)
+    size = len(history)
     for count, seconds in limits:
-        cutoff = now - seconds
-        in_window = [t for t in history if t > cutoff]
-        if len(in_window) >= count:
+        # the history is in time order: the requests in the window are its newest
+        in_window = size - bisect.bisect_right(history, now - seconds)
+        if in_window >= count:
             # the request that must leave the window before we may go
-            oldest = in_window[len(in_window) - count] if count > 0 else now
+            oldest = history[size - count] if count > 0 else now
             wait = max(wait, oldest + seconds - now)
     return wait
 
@@ -152,9 +153,21 @@ class LocalBoard(PacingBoard):
     def restamp(self, key, taken, now):
         with self._lock:
             history = self._history.get(key)
-            moved = moved_stamp(history or (), taken, now)
-            if moved is not None:
-                self._history[key] = collections.deque(moved)
+            if not history:
+                return
+            # a request is nearly always among the last few taken: look from the end
+            # (an hour's window holds thousands of stamps)
+            at = len(history) - 1
+            while at >= 0 and history[at] != taken:
+                at -= 1
+            if at < 0:
+                return
+            del history[at]
+            stamp = max(now, taken)
+            at = len(history)
+            while at > 0 and history[at - 1] > stamp:
+                at -= 1
+            history.insert(at, stamp)
 
     def penalize(self, key, until):
         with self._lock:
