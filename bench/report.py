@@ -16,8 +16,9 @@ TARGET_MEMORY_MB = 120  # peak of a first sync at the mid-size company; a 10x on
 TARGET_QUIET_SECONDS = 2.0
 # what the Bill.com list pages above the floor are, in a first sync
 WHY_ABOVE_THE_FLOOR = ("; Bill.com list pages: after its writes the run lists each collection it wrote 200 or more "
-                       "records to once more, one page per 100, so the next run starts after them "
-                       "(sync_engine/billcom_cursors.py); with v2 bulk, one v3 page per v2 call reads back what "
+                       "records to once more, one page per 100 (999 through v2 with v2 bulk), so the next run "
+                       "starts after them (sync_engine/billcom_cursors.py); with v2 bulk, one v3 page per v2 call "
+                       "reads back what "
                        "it created; bulk calls are made per planned page of 1,000 QuickBooks records, so each "
                        "page may end with a call of fewer than 100")
 TARGET_BILLCOM_MID = 600  # Bill.com requests of the mid-size first sync, with v2 bulk (--billcom-v2-bulk)

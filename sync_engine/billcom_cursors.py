@@ -96,21 +96,15 @@ class BillComWindow(RunWindow):
         ``BulkV2`` that lists what it can 999 a page."""
         out = {key(collection): "" for collection in collections}
         todo = [collection for collection in collections if self.worth_settling(collection)]
-
-        def settle_one(collection):
-            if collection not in through_v2:
-                return self._settle_one(billcom, collection)
-            try:
-                return self._settle_one(v2, collection)
-            except RemoteError as exc:  # as map_concurrently hands it over
-                return exc
-
-        # v3 listings (pages of 100) as many at a time as Bill.com allows; v2 listings
-        # (pages of 999, ten times the memory a page) one after the other
         through_v2 = [c for c in todo if v2 is not None and c in V2_LISTS]
-        v3_todo = [c for c in todo if c not in through_v2]
-        results = list(zip(v3_todo, billcom.map_concurrently(settle_one, v3_todo)))
-        results += [(collection, settle_one(collection)) for collection in through_v2]
+        through_v3 = [c for c in todo if c not in through_v2]
+        # v3 listings (pages of 100) as many at a time as Bill.com allows
+        results = list(zip(through_v3, billcom.map_concurrently(lambda c: self._settle_one(billcom, c), through_v3)))
+        for collection in through_v2:  # pages of 999, ten times a v3 page's memory: one after the other
+            try:
+                results.append((collection, self._settle_one(v2, collection)))
+            except RemoteError as exc:  # as map_concurrently hands it over
+                results.append((collection, exc))
         for collection, result in results:
             if isinstance(result, RemoteError):  # the planning time stays: nothing is lost, the next read is longer
                 _log.info("Bill.com %s: cursor kept at the planning time (%s)", collection, result)

@@ -350,12 +350,7 @@ class Executor:
                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
     def _save(self, links):
-        # what the link map knew before (asked before the store has the new links)
-        for otype in {link.object_type for link in links}:
-            self.links.prefetch_ids("qbo", otype, [l.qbo_id for l in links if l.object_type == otype])
-            self.links.prefetch_ids("billcom", otype, [l.billcom_id for l in links if l.object_type == otype])
-        known_before = [self.links.by_qbo.get((link.object_type, link.qbo_id))
-                        or self.links.by_bc.get((link.object_type, link.billcom_id)) for link in links]
+        known_before = self.links.known(links)
         for link, known in zip(links, known_before):
             if known is None:
                 link.created_in = self.links.batch  # how the store tells this run's creates later

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .config import OBJECT_TYPES
+from .mapping.common import refs_in
 from .records import Record
 from .store import RunLine
 
@@ -182,7 +183,6 @@ class LinkIndex:
         """Read at once the links of ``records`` (read on ``side``) and of what they refer to."""
         if not self.stored or not records:
             return
-        from .mapping.common import refs_in  # the mapping builds on this module
         wanted = {}
         for rec in records:
             if not isinstance(rec, Record):
@@ -201,6 +201,15 @@ class LinkIndex:
         unknown = (self.by_qbo if qbo_side else self.by_bc)._unknown(otype, [rid for rid in rids if rid])
         for start in range(0, len(unknown), self.FETCH_CHUNK):
             self.fetch(otype, qbo_side, unknown[start:start + self.FETCH_CHUNK])
+
+    def known(self, links):
+        """What the map holds for each of ``links`` (about to be saved), by either
+        side's id: asked in one query per side and type, before the store has them."""
+        for otype in {link.object_type for link in links}:
+            self.prefetch_ids("qbo", otype, [l.qbo_id for l in links if l.object_type == otype])
+            self.prefetch_ids("billcom", otype, [l.billcom_id for l in links if l.object_type == otype])
+        return [self.by_qbo.get((link.object_type, link.qbo_id))
+                or self.by_bc.get((link.object_type, link.billcom_id)) for link in links]
 
     def evict(self):
         """Forget the links read from the store (a step has been carried out)."""

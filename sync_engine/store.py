@@ -23,8 +23,8 @@ from .errors import SyncAlreadyRunning
 class Link:
     """A QuickBooks record and its Bill.com twin, with what each side held at the
     last sync. A store hands the snapshot over as the JSON text it keeps, parsed
-    only when read: a daily run loads every link but looks at the values of the
-    few records that changed, so the link map costs ids, not documents."""
+    only when read: a run reads the links of each page it plans but looks at the
+    values of the few records that changed."""
     __slots__ = ("object_type", "qbo_id", "billcom_id", "qbo_version", "billcom_version", "stored_snapshot",
                  "last_synced", "created_in")
 
@@ -290,8 +290,8 @@ class SQLiteStore(Store):
     def _read_links(self, condition, args):
         sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced,"
                f" created_in FROM links WHERE {condition}")
-        return [Link(t, q, b, qv, bv, s or None, ls, cb)
-                for t, q, b, qv, bv, s, ls, cb in self._db().execute(sql, tuple(args))]
+        return [Link(t, q, b, qv, bv, s or None, ls, ci)
+                for t, q, b, qv, bv, s, ls, ci in self._db().execute(sql, tuple(args))]
 
     @_serialized
     def save_links(self, links):

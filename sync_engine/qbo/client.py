@@ -36,8 +36,8 @@ from ..pacing import Clock, backoff_delays, limiter, retry_after
 from ..records import json_dumps
 from ..secrets import Scrubber
 from ..transport import new_session
-from .errors import (CDCSecondTooFull, CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse, QBOReconnectNeeded,
-                     QBOServerError, QBOThrottled, QBOValidationError, error_from_fault)
+from .errors import (CDCSecondTooFull, CDCWindowTooOld, QBOAuthError, QBOError, QBOMalformedResponse,
+                     QBOReconnectNeeded, QBOServerError, QBOThrottled, QBOValidationError, error_from_fault)
 from .parsing import (CDCResult, TokenSet, _iso_utc, _lut, entity_of, find_fault, is_throttle, parse_batch_response,
                       parse_cdc_response, parse_query_response, parse_token_response, parse_xml_fault, quote,
                       to_epoch)
