@@ -326,6 +326,9 @@ class Connection(models.Model):
     def _rule_unique_name(self, name, clashes, target_side):
         return engine.engine_rules.unique_name(name, clashes, target_side)
 
+    def _rule_name_taken(self, name, kind):
+        return engine.engine_rules.name_taken(name, kind)
+
     def _rule_excluded(self, object_type, side, remote_id, excluded_records):
         return engine.engine_rules.excluded(object_type, side, remote_id, excluded_records)
 

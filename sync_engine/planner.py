@@ -322,8 +322,10 @@ class Planner(PaymentPlanning, LaterEvents):
             (items.append(self._error_item(otype, rec, QBO_TO_BC)) if isinstance(rec, MappingError)
              else q_ok.append(rec))
         q_ok = newest_per_id(q_ok)
-        if otype in NAME_TYPES and state.deferred is not None:
-            self.run.qbo_names.setdefault(otype, []).extend(r.values["name"] for r in q_ok if not r.deleted)
+        if otype in self._names_asked_later():
+            for rec in q_ok:
+                if not rec.deleted:
+                    self.run.qbo_names.note(otype, name_key(rec.values["name"]), "")
         if otype == "customer" and state.deferred is not None:  # parents before their sub-customers
             state.deferred.extend(r for r in q_ok if r.facts.get("level", 0))
             q_ok = [r for r in q_ok if not r.facts.get("level", 0)]
@@ -434,10 +436,6 @@ class Planner(PaymentPlanning, LaterEvents):
                 if name:
                     owner = link.billcom_id if link.object_type == otype else None
                     linked.setdefault((name_key(name),), (name, owner))
-        for kind in kinds:
-            if kind != otype:
-                for name in self.run.qbo_names.get(kind, ()):
-                    linked.setdefault((name_key(name),), (name, None))
         out, duplicates = {}, {}
         for key, recs in names.items():
             clash = linked.get(key)
@@ -448,7 +446,20 @@ class Planner(PaymentPlanning, LaterEvents):
                     out[rec.remote_id] = self.rules.unique_name(rec.values["name"], others, "qbo")
             elif clash and clash[1] != recs[0].remote_id:
                 out[recs[0].remote_id] = self.rules.unique_name(recs[0].values["name"], [clash[0]], "qbo")
+            elif not clash:
+                # a QuickBooks record of the other kind read this run (its link, if
+                # this run made it, keeps no name)
+                taken = next((kind for kind in kinds if kind != otype and self.run.qbo_names.has(kind, key[0], "")),
+                             None)
+                if taken:
+                    out[recs[0].remote_id] = self.rules.name_taken(recs[0].values["name"], taken)
         return out, duplicates
+
+    def _names_asked_later(self):
+        """Vendor and customer types whose QuickBooks names a type planned after
+        them checks a Bill.com name against (QBO names are unique across both)."""
+        later = [t for t in self.types if t in NAME_TYPES]
+        return later[:-1]
 
     def _look_up_twins(self, otype, items, links):
         """Before planning a create in Bill.com on an incremental day, look the

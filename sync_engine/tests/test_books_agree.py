@@ -184,6 +184,20 @@ def test_a_billcom_customer_named_like_a_quickbooks_vendor_is_held():
         assert not any(o["DisplayName"] == "hicks hardware" for o in c.sb.qbo.all("Customer"))
 
 
+def test_on_a_first_sync_a_billcom_customer_named_like_a_quickbooks_vendor_is_held():
+    # the vendor's link is this run's own create, which keeps no name: the
+    # QuickBooks names read earlier in the run are what tell
+    with demo_company() as c:
+        c.sb.billcom.add("customers", {"name": " HICKS hardware", "email": "shop@hicks.example"})
+        result = c.run()
+        held = _line(result, object_type="customer", rule_code="duplicate_name")
+        assert [l.record for l in held] == ["Customer HICKS hardware"]
+        assert "QuickBooks already has a vendor named 'HICKS hardware'" in held[0].message
+        assert not _line(result, state="failed")
+        assert not any(o["DisplayName"].strip().casefold() == "hicks hardware" for o in c.sb.qbo.all("Customer"))
+        assert any(v["name"] == "Hicks Hardware" for v in c.sb.billcom.all("vendors"))
+
+
 def test_tax_inside_the_lines_is_not_added_twice():
     with demo_company() as c:
         design = _qbo(c, "Item", Name="Design")

@@ -2,12 +2,13 @@
 import json
 import socket
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from sync_engine.transport import UrllibSession, new_session
+from sync_engine.transport import UrllibSession, form_encode, new_session
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -97,6 +98,17 @@ def test_form_and_text_bodies(server, session):
     assert text["body"] == "select * from Term" and text["headers"]["content-type"] == "application/text"
     empty = session.request("POST", server + "/nothing", timeout=5).json()
     assert empty["headers"]["content-length"] == "0"
+
+
+@pytest.mark.parametrize("value", [
+    "", "plain-Text_1.0~", "a b+c%d&e=f/g?h#i", "%%++  %20", "Café Noir — 5 €, 𝄞", "\x00\x7f\n\t\"'<>",
+    json.dumps([{"entity": "Bill", "invoiceNumber": "INV 7/8", "amount": "12.30", "description": "50% + tax"}]),
+    12.3, b"r/t +"])
+def test_a_form_is_encoded_as_urlencode_encodes_it(value):
+    pairs = [("data", value), ("devKey", "k&k"), ("many", ["1 2", "3"])]
+    assert form_encode(pairs) == urllib.parse.urlencode(pairs, doseq=True)
+    assert urllib.parse.parse_qsl(form_encode([("data", value)]), keep_blank_values=True) == [
+        ("data", value.decode() if isinstance(value, bytes) else str(value))]
 
 
 def test_answers_decode_like_requests(server, session):
