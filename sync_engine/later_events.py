@@ -124,12 +124,21 @@ class LaterEvents:
         is derived from the document, the credit and the amount Bill.com shows,
         so a retried run finds it again instead of applying it twice."""
         doc_type = "bill" if otype == "bill_payment" else "invoice"
+        docs = []
+        for doc in self.run.bc_documents.get(doc_type, ()):
+            link = links.by_bc.get((doc_type, doc.remote_id))
+            if link is not None and not links.written(link):  # linked by this run's own create: next run
+                docs.append(doc)
+        if not docs:  # most days: no payment link needs reading
+            return []
+        wanted = {doc.remote_id for doc in docs}
         synced = defaultdict(Decimal)   # "document|credit" -> amount already in QuickBooks
         for link in links.by_bc.of_type(otype):
             snap = link.snapshot or {}
             if snap and not snap.get("closed"):
                 for key, amount in (snap.get("credits") or {}).items():
-                    synced[key] += Decimal(amount)
+                    if key.split("|", 1)[0] in wanted:
+                        synced[key] += Decimal(amount)
         for payment in payments:        # new payments read this run carry their own credits
             if (otype, payment.remote_id) not in links.by_bc and not payment.facts.get("voided"):
                 for credit in payment.values.get("credits") or ():
@@ -137,10 +146,7 @@ class LaterEvents:
                         synced[f"{credit['document'].remote_id}|{credit['credit'].remote_id}"] += \
                             Decimal(credit["amount"])
         out = []
-        for doc in self.run.bc_documents.get(doc_type, ()):
-            link = links.by_bc.get((doc_type, doc.remote_id))
-            if link is None or links.written(link):  # linked by this run's own create: next run
-                continue
+        for doc in docs:
             for credit_id, amount in (doc.facts.get("credits_applied") or {}).items():
                 if credit_id == "*":
                     out += self._memo_applications(otype, doc, Decimal(amount), synced, links)

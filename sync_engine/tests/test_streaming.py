@@ -140,6 +140,7 @@ def test_a_daily_run_reads_the_links_of_each_page_not_every_link(monkeypatch):
         hicks_bc = next(v for v in c.sb.billcom.all("vendors") if v["name"] == "Hicks Hardware")
         assert len(made) == 1 and made[0]["vendorId"] == hicks_bc["id"]  # its vendor found through the store
         assert None not in loads, "every link of the connection was loaded"
+        assert loads == [], "every link of a type was loaded (no credit was applied in Bill.com)"
         assert stored > 30 and max(held) < stored / 2, (stored, held)
 
 
