@@ -26,6 +26,7 @@ from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES
                       refs_in, type_label)
 from .billcom.errors import NotFound as BillComNotFound
 from .mapping.common import forget_shared_refs
+from .memory import give_back_freed_memory
 from .errors import RECORD, RemoteError
 from .later_events import LaterEvents
 from .payment_planning import PaymentPlanning
@@ -100,6 +101,7 @@ class Planner(PaymentPlanning, LaterEvents):
                     self._forget_written(plan.links)
                 plan.links.evict()  # the step is carried out: its links are in the store
                 forget_shared_refs()
+                give_back_freed_memory()
 
     # -------------------------------------------------------------- reads
     def _start_reads(self, plan):

@@ -21,6 +21,7 @@ import collections
 import datetime
 import hashlib
 import logging
+import mmap
 
 from .errors import RemoteError
 from .records import epoch_seconds
@@ -44,17 +45,22 @@ def last_updated(obj):
 
 class StampBook:
     """Which record had which version: each (where, id, version) kept as an
-    8-byte digest in one of 256 byte strings by its first byte, so a first
-    sync that writes 250,000 records keeps 2 MB here rather than every id it
-    wrote (a Python object per digest would cost ten times that), and a
-    look-up is one search of a byte string in C. Two different triples share
-    a digest with a chance of one in 2**64 per pair, far below any other way
-    a run can fail."""
+    8-byte digest in one of 256 buckets by its first byte, so a first sync that
+    writes 250,000 records keeps 2 MB here rather than every id it wrote (a
+    Python object per digest would cost ten times that), and a look-up is one
+    search of a bucket in C. Each bucket is anonymous memory of its own
+    (``mmap``), outside the allocator's heap: a bucket that grows in place
+    neither moves nor leaves holes among the pages a run reads and frees, and
+    only the pages written to count. Two different triples share a digest
+    with a chance of one in 2**64 per pair, far below any other way a run can
+    fail."""
 
     BUCKETS = 256
+    CHUNK = 16 * 1024   # bytes of address space a bucket takes at a time (pages count once written)
 
     def __init__(self):
-        self._buckets = [bytearray() for _ in range(self.BUCKETS)]
+        self._buckets = [[] for _ in range(self.BUCKETS)]   # each: [mmap], the last one filling
+        self._filled = [0] * self.BUCKETS                    # bytes used in a bucket's last chunk
         self._count = collections.Counter()  # records noted per ``where``
 
     @staticmethod
@@ -63,17 +69,24 @@ class StampBook:
 
     def note(self, where, obj_id, version):
         digest = self._digest(where, obj_id, version)
-        self._buckets[digest[0]] += digest
+        bucket, filled = self._buckets[digest[0]], self._filled[digest[0]]
+        if not bucket or filled == self.CHUNK:
+            bucket.append(mmap.mmap(-1, self.CHUNK))
+            filled = 0
+        bucket[-1][filled:filled + 8] = digest
+        self._filled[digest[0]] = filled + 8
         self._count[where] += 1
 
     def has(self, where, obj_id, version):
         digest = self._digest(where, obj_id, version)
         bucket = self._buckets[digest[0]]
-        at = bucket.find(digest)
-        while at >= 0:
-            if at % 8 == 0:  # a match astride two digests is not one
-                return True
-            at = bucket.find(digest, at + 1)
+        for n, chunk in enumerate(bucket):
+            end = self._filled[digest[0]] if n == len(bucket) - 1 else self.CHUNK
+            at = chunk.find(digest, 0, end)
+            while at >= 0:
+                if at % 8 == 0:  # a match astride two digests is not one
+                    return True
+                at = chunk.find(digest, at + 1, end)
         return False
 
     def count(self, where=None):
