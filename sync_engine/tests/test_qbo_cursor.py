@@ -59,3 +59,25 @@ def test_a_change_made_in_quickbooks_while_the_run_writes_is_read_by_the_next_ru
         names = {v["name"]: v for v in c.sb.billcom.all("vendors")}
         assert names[edited["DisplayName"]]["email"] == "new@probe.example"
         assert "Entered During The Run" in names
+
+
+def test_the_stamp_book_finds_each_version_noted_and_no_other(monkeypatch):
+    monkeypatch.setattr(qbo_cursor.StampBook, "CHUNK", 32)   # four digests a chunk: many chunks a bucket
+    book = qbo_cursor.StampBook()
+    for n in range(2000):
+        book.note("bills", f"b{n}", n)
+    assert all(book.has("bills", f"b{n}", n) for n in range(2000))
+    assert not any(book.has("bills", f"b{n}", n + 1) for n in range(2000))
+    assert not book.has("vendors", "b1", 1)
+    assert (book.count("bills"), book.count()) == (2000, 2000)
+
+
+def test_the_stamp_book_takes_no_match_astride_two_digests(monkeypatch):
+    # digests chosen by hand: the bytes of two neighbours hold a third one at an odd offset
+    monkeypatch.setattr(qbo_cursor.StampBook, "_digest", staticmethod(lambda where, obj_id, version:
+                                                                       bytes.fromhex(obj_id)))
+    book = qbo_cursor.StampBook()
+    book.note("bills", "0011223300556677", "")
+    book.note("bills", "008899aabbccddee", "")
+    assert book.has("bills", "008899aabbccddee", "")
+    assert not book.has("bills", "00556677008899aa", "")   # bytes 4..11 of bucket 0
