@@ -10,8 +10,11 @@ The cursor may only move past those writes if nobody else changed anything
 in between. So once a run has carried out its plan, each collection it wrote
 many records to is listed once more from the planning window's start, and
 every record in that list is accounted for: either the run wrote it (its
-``updatedTime`` is the one Bill.com returned for that write) or the planning
-read saw it with that same ``updatedTime``. Then the collection's cursor
+``updatedTime`` is the one Bill.com returned for that write, which the link
+saved for the write keeps; the few writes no link keeps a time for, archives
+and voids, are remembered in memory) or the planning read saw it with that
+same ``updatedTime``. The store is asked for a chunk of the listing at a
+time, from the executor's thread only. Then the collection's cursor
 becomes the newest ``updatedTime`` of those records (read with ``gte``, so a
 change in the same millisecond is read again rather than lost; a change made
 while the listing pages is stamped after it). The first record nobody
@@ -32,8 +35,11 @@ fewer records to keep the planning time (less the usual overlap): their own
 writes cost the next run at most a page more, and checking them would cost
 this run as much (see SETTLE_MIN).
 """
+import collections
 import datetime
 import logging
+import queue
+import threading
 
 from .billcom.bulk_v2 import ENTITIES as V2_LISTS
 from .billcom.client import MAX_PAGE
@@ -70,12 +76,19 @@ def format_stamp(ms):
 
 
 class BillComWindow(RunWindow):
-    """Bill.com records changed since the planning window began, each with the
-    ``updatedTime`` it had then ({collection: {id: ms}})."""
+    """Bill.com records changed since the planning window began: what the
+    planning read saw (``seen``), the run's writes no link keeps the
+    ``updatedTime`` of (``own``: archives and voids), and how many writes
+    each collection had whose link keeps it (``linked_writes``): the check
+    after the run finds those in the store, a page at a time, so a first sync
+    of 250,000 records keeps no stamp of each in memory."""
+
+    CHECK_CHUNK = 500   # records of a listing checked against the store at once
 
     def __init__(self, start):
         super().__init__()
         self.start_ms = int(start * 1000)
+        self.linked_writes = collections.Counter()
 
     def _note(self, book, collection, obj):
         if not isinstance(obj, dict) or not obj.get("id"):
@@ -84,27 +97,35 @@ class BillComWindow(RunWindow):
         if stamp is not None and stamp >= self.start_ms:
             book.note(collection, obj["id"], stamp)
 
-    def known(self, collection, obj_id, stamp):
-        return self.own.has(collection, obj_id, stamp) or self.seen.has(collection, obj_id, stamp)
+    def wrote(self, collection, obj, linked=False):
+        """A write of this run. ``linked``: the link saved for it keeps the
+        ``updatedTime`` Bill.com answered (``Link.billcom_version``)."""
+        if not linked:
+            super().wrote(collection, obj)
+        elif isinstance(obj, dict) and obj.get("id"):
+            self.linked_writes[collection] += 1
 
     def worth_settling(self, collection):
-        return self.own.count(collection) >= SETTLE_MIN
+        return self.own.count(collection) + self.linked_writes[collection] >= SETTLE_MIN
 
-    def settle(self, billcom, collections, v2=None):
+    def settle(self, billcom, collections, v2=None, linked_stamps=None):
         """{cursor key: value} for ``collections``: a Bill.com time to read from
         (``gte``), or "" for the planning time less the overlap. ``v2``: a
-        ``BulkV2`` that lists what it can 999 a page."""
+        ``BulkV2`` that lists what it can 999 a page. ``linked_stamps(collection,
+        ids)``: {Bill.com id: updatedTime in ms} the store's links keep; it is
+        called from this thread only (a store may not be shared by threads)."""
         out = {key(collection): "" for collection in collections}
         todo = [collection for collection in collections if self.worth_settling(collection)]
         through_v2 = [c for c in todo if v2 is not None and c in V2_LISTS]
         through_v3 = [c for c in todo if c not in through_v2]
-        # v3 listings (pages of 100) as many at a time as Bill.com allows
-        results = list(zip(through_v3, billcom.map_concurrently(lambda c: self._settle_one(billcom, c), through_v3)))
+        results = []
         for collection in through_v2:  # pages of 999, ten times a v3 page's memory: one after the other
             try:
-                results.append((collection, self._settle_one(v2, collection)))
-            except RemoteError as exc:  # as map_concurrently hands it over
+                results.append((collection, self._settle_one(v2, collection, linked_stamps)))
+            except RemoteError as exc:
                 results.append((collection, exc))
+        # v3 listings (pages of 100) as many at a time as Bill.com allows, checked here
+        results += self._settle_in_threads(billcom, through_v3, linked_stamps)
         for collection, result in results:
             if isinstance(result, RemoteError):  # the planning time stays: nothing is lost, the next read is longer
                 _log.info("Bill.com %s: cursor kept at the planning time (%s)", collection, result)
@@ -114,24 +135,113 @@ class BillComWindow(RunWindow):
                 out[key(collection)] = result
         return out
 
-    def _settle_one(self, lister, collection):
-        newest_known = first_unknown = None
-        filters = [("updatedTime", "gte", format_stamp(self.start_ms))]
-        for obj in lister.list(collection, filters=filters):
-            stamp = parse_stamp(obj.get("updatedTime"))
-            if stamp is None:
-                return ""
-            if self.known(collection, obj.get("id"), stamp):
-                newest_known = stamp if newest_known is None else max(newest_known, stamp)
-            else:
-                first_unknown = stamp if first_unknown is None else min(first_unknown, stamp)
-        if newest_known is None:
+    def _settle_one(self, lister, collection, linked_stamps=None):
+        """One collection's cursor, listed and checked in this thread."""
+        tally = _Tally()
+        for chunk in _chunks(lister.list(collection, filters=self._filters()), self.CHECK_CHUNK):
+            self._check(collection, chunk, linked_stamps, tally)
+        return tally.cursor(collection)
+
+    def _filters(self):
+        return [("updatedTime", "gte", format_stamp(self.start_ms))]
+
+    def _settle_in_threads(self, billcom, collections, linked_stamps):
+        """[(collection, cursor or exception)]: each collection listed by a thread
+        of its own (Bill.com's gate keeps the requests in flight within its
+        limit), each chunk checked in this thread as it arrives."""
+        if not collections:
+            return []
+        chunks = queue.Queue(maxsize=2 * len(collections))
+        stop = threading.Event()
+
+        def lister(collection):
+            try:
+                for chunk in _chunks(billcom.list(collection, filters=self._filters()), self.CHECK_CHUNK):
+                    if not _put(chunks, (collection, chunk), stop):
+                        return
+                _put(chunks, (collection, None), stop)
+            except Exception as exc:  # handed to this thread, in the collection's place
+                _put(chunks, (collection, exc), stop)
+
+        threads = [threading.Thread(target=lister, args=(c,), name=f"billcom-check-{c}", daemon=True)
+                   for c in collections]
+        for thread in threads:
+            thread.start()
+        tallies = {collection: _Tally() for collection in collections}
+        results = {}
+        try:
+            while len(results) < len(collections):
+                collection, chunk = chunks.get()
+                if chunk is None:
+                    results[collection] = tallies[collection].cursor(collection)
+                elif isinstance(chunk, Exception):
+                    results[collection] = chunk
+                elif collection not in results:
+                    self._check(collection, chunk, linked_stamps, tallies[collection])
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        return [(collection, results[collection]) for collection in collections]
+
+    def _check(self, collection, chunk, linked_stamps, tally):
+        """Account for each (id, updatedTime) of ``chunk``: known when the run
+        saw or wrote that very version."""
+        by_book = [stamp is not None and (self.own.has(collection, rid, stamp) or self.seen.has(collection, rid, stamp))
+                   for rid, stamp in chunk]
+        ask = [rid for (rid, stamp), known in zip(chunk, by_book) if not known and rid and stamp is not None]
+        linked = linked_stamps(collection, ask) if ask and linked_stamps is not None else {}
+        for (rid, stamp), known in zip(chunk, by_book):
+            tally.add(stamp, known or (stamp is not None and linked.get(rid) == stamp))
+
+
+class _Tally:
+    """Where one collection's cursor can move: the newest time the run accounts
+    for, and the first time it does not."""
+
+    def __init__(self):
+        self.newest_known = self.first_unknown = None
+        self.unreadable = False
+
+    def add(self, stamp, known):
+        if stamp is None:
+            self.unreadable = True
+        elif known:
+            self.newest_known = stamp if self.newest_known is None else max(self.newest_known, stamp)
+        else:
+            self.first_unknown = stamp if self.first_unknown is None else min(self.first_unknown, stamp)
+
+    def cursor(self, collection):
+        if self.unreadable or self.newest_known is None:
             return ""
         # Everything the run accounts for was stamped before this listing began, so a
         # change made while it pages (even on a page already read) is stamped at or
         # after the newest of them: never read from later than that.
-        if first_unknown is not None and first_unknown < newest_known:
+        if self.first_unknown is not None and self.first_unknown < self.newest_known:
             _log.info("Bill.com %s: changed by someone else while the run was writing; read again from %s",
-                      collection, format_stamp(first_unknown))
-            return format_stamp(first_unknown)
-        return format_stamp(newest_known)
+                      collection, format_stamp(self.first_unknown))
+            return format_stamp(self.first_unknown)
+        return format_stamp(self.newest_known)
+
+
+def _chunks(objects, size):
+    """(id, updatedTime in ms) of listed objects, ``size`` at a time."""
+    chunk = []
+    for obj in objects:
+        chunk.append((obj.get("id"), parse_stamp(obj.get("updatedTime"))))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _put(chunks, item, stop):
+    """Hand ``item`` over unless the check stopped; whether it was handed over."""
+    while not stop.is_set():
+        try:
+            chunks.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from . import billcom_cursors
 from .billcom.bulk_v2 import ENTITIES as BILLCOM_V2_BULK, BulkV2  # v2 bulk creates, 100 a call
 from .billcom.client import BULK_CREATE as BILLCOM_BULK  # collections with a bulk create endpoint
 from .billcom.client import BillComClient
@@ -148,7 +149,17 @@ class Executor:
         if window is None:
             return {}
         collections = list(dict.fromkeys(ENTITIES[t][1] for t in self.config.object_types()))
-        return window.settle(self.remote.billcom, collections, v2=self.billcom_v2())
+        return window.settle(self.remote.billcom, collections, v2=self.billcom_v2(),
+                             linked_stamps=self._linked_billcom_stamps)
+
+    def _linked_billcom_stamps(self, collection, ids):
+        """{Bill.com id: updatedTime in ms} the links of ``ids`` keep (the check
+        after the run: a link keeps the time Bill.com answered its write)."""
+        out = {}
+        for otype in (t for t in OBJECT_TYPES if ENTITIES[t][1] == collection):
+            for link in self.store.find_links(otype, "billcom", ids):
+                out[link.billcom_id] = billcom_cursors.parse_stamp(link.billcom_version)
+        return out
 
     def _qbo_cursor(self, plan):
         """The QuickBooks CDC cursor past this run's own writes, when nobody else
@@ -159,11 +170,12 @@ class Executor:
         from .planner import _cdc_entities  # the planner reads CDC answers; one reading of them
         return window.settle(self.remote.qbo, _cdc_entities)
 
-    def _wrote_billcom(self, otype, obj):
-        """Keep the updatedTime Bill.com gave this run's write."""
+    def _wrote_billcom(self, otype, obj, linked=False):
+        """Keep the updatedTime Bill.com gave this run's write (``linked``: the
+        link saved for the write keeps it)."""
         window = getattr(self, "_window", None)
         if window is not None:
-            window.wrote(ENTITIES[otype][1], obj)
+            window.wrote(ENTITIES[otype][1], obj, linked=linked)
 
     def _network_counters(self):
         q = self.remote.qbo.stats
@@ -655,7 +667,7 @@ class Executor:
 
     def _written_billcom(self, otype, item, obj):
         item.line.state = "done"
-        self._wrote_billcom(otype, obj)
+        self._wrote_billcom(otype, obj, linked=True)
         b = read_billcom(otype, obj)
         item.line.billcom_id = b.remote_id
         link = self._link(otype, item.source if item.source.side == "qbo" else item.target, b,
