@@ -36,6 +36,10 @@ _PATTERNS = [
                r"[\"']?\s*[:=]\s*[\"']?)[^\"'&,\s}]{4,}"),
 ]
 
+# every pattern above needs a ':' or a '=', but the second: a text with none of
+# the three (most run lines) is not searched five times
+_SCHEME_WORD = re.compile(r"(?i)\b(?:bearer|basic)\s")
+
 
 @functools.lru_cache(maxsize=64)
 def _basic_forms(client_id, client_secret):
@@ -118,8 +122,9 @@ class Scrubber:
             self.learn(self.source())
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + MASK, text)
+        if ":" in text or "=" in text or _SCHEME_WORD.search(text):  # what every pattern needs
+            for pattern in _PATTERNS:
+                text = pattern.sub(lambda m: m.group(1) + MASK, text)
         return text
 
 
