@@ -3,7 +3,7 @@
 glibc's allocator keeps what a step freed (the pages of records it read and
 wrote) for later use, scattered among what is still in use, so a process's
 resident memory drifts up step after step although what it holds does not:
-the large company's first sync peaked about 2 MB higher for it.
+the large company's first sync peaked 1–2 MB higher for it.
 ``malloc_trim(0)`` returns every wholly free page (glibc, ``man 3
 malloc_trim``); where the C library has no such call, nothing is done.
 """
