@@ -187,7 +187,8 @@ class BillComWindow(RunWindow):
     def _check(self, collection, chunk, linked_stamps, tally):
         """Account for each (id, updatedTime) of ``chunk``: known when the run
         saw or wrote that very version."""
-        by_book = [stamp is not None and (self.own.has(collection, rid, stamp) or self.seen.has(collection, rid, stamp))
+        books = [book for book in (self.own, self.seen) if book.count()]  # a first sync's are empty
+        by_book = [stamp is not None and any(book.has(collection, rid, stamp) for book in books)
                    for rid, stamp in chunk]
         ask = [rid for (rid, stamp), known in zip(chunk, by_book) if not known and rid and stamp is not None]
         linked = linked_stamps(collection, ask) if ask and linked_stamps is not None else {}
