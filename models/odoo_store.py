@@ -82,6 +82,20 @@ class OdooStore(Store):
     def has_links(self):
         return bool(self._read_links(SQL("TRUE LIMIT 1")))
 
+    def count_links(self):
+        Links = self.env["billcom_qbo.link"]
+        Links.flush_model()
+        self.env.cr.execute(SQL("SELECT object_type, COUNT(*) FROM %s WHERE connection_id = %s GROUP BY object_type",
+                                SQL.identifier(Links._table), self.connection.id))
+        return dict(self.env.cr.fetchall())
+
+    def link_page(self, object_type, after=None, limit=1000):
+        """A page of one type's links, by the unique index on (connection, type, QuickBooks id)."""
+        if after is None:
+            return self._read_links(SQL("object_type = %s ORDER BY qbo_id LIMIT %s", object_type, limit))
+        return self._read_links(SQL("object_type = %s AND qbo_id > %s ORDER BY qbo_id LIMIT %s",
+                                    object_type, after, limit))
+
     def save_links(self, links):
         """Insert or update links by (object type, QuickBooks id), then commit."""
         self._writable("save links")

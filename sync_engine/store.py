@@ -14,6 +14,7 @@ import sqlite3
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
@@ -124,6 +125,29 @@ class Store:
     def has_links(self):
         """Whether the connection has any link (a first sync has none)."""
         return bool(self.load_links())
+
+    def count_links(self):
+        """How many links each object type has: ``{object_type: count}``."""
+        return dict(Counter(link.object_type for link in self.load_links()))
+
+    def link_page(self, object_type, after=None, limit=1000):
+        """Up to ``limit`` links of ``object_type`` in QuickBooks id order, from the
+        first whose id sorts after ``after`` (from the first of all when None). A
+        store should answer from its index; this default reads every link of the type."""
+        links = sorted(self.load_links([object_type]), key=lambda link: link.qbo_id)
+        return [link for link in links if after is None or link.qbo_id > after][:limit]
+
+    def link_pages(self, object_type, size=1000):
+        """Every link of ``object_type``, a page of ``size`` at a time: a reader
+        that walks a type this way holds one page, whatever the company's size."""
+        after = None
+        while True:
+            page = self.link_page(object_type, after, size)
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            after = page[-1].qbo_id
 
     def save_links(self, links):
         raise NotImplementedError
@@ -286,6 +310,18 @@ class SQLiteStore(Store):
     @_serialized
     def has_links(self):
         return bool(self._read_links("1 LIMIT 1", ()))
+
+    @_serialized
+    def count_links(self):
+        return dict(self._db().execute("SELECT object_type, COUNT(*) FROM links GROUP BY object_type"))
+
+    @_serialized
+    def link_page(self, object_type, after=None, limit=1000):
+        # keyset on the primary key (object_type, qbo_id): each page is one index range
+        if after is None:
+            return self._read_links("object_type = ? ORDER BY qbo_id LIMIT ?", (object_type, limit))
+        return self._read_links("object_type = ? AND qbo_id > ? ORDER BY qbo_id LIMIT ?",
+                                (object_type, after, limit))
 
     def _read_links(self, condition, args):
         sql = ("SELECT object_type, qbo_id, billcom_id, qbo_version, billcom_version, snapshot, last_synced,"

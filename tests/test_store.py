@@ -50,6 +50,19 @@ class TestOdooStore(SandboxMixin, TransactionCase):
         self.assertEqual(self.store.load_links(["customer"]), [])
         self.assertEqual(len(self.store.load_links(["vendor"])), 3)
 
+    def test_a_type_of_links_is_walked_a_page_at_a_time_each_link_once(self):
+        self.store.save_links(self.links(7))
+        self.store.save_links([Link("bill", "126", "00n02XYZ")])
+        other = self.create_connection(name="Other company")
+        OdooStore(other).save_links([Link("vendor", "900", "00999999")])   # never seen from this connection
+        self.assertEqual(self.store.count_links(), {"vendor": 7, "bill": 1})
+        pages = list(self.store.link_pages("vendor", size=3))
+        self.assertEqual([len(p) for p in pages], [3, 3, 1])
+        walked = [l.qbo_id for p in pages for l in p]
+        self.assertEqual(sorted(walked), [str(i) for i in range(7)])
+        self.assertEqual([len(p) for p in self.store.link_pages("vendor", size=7)], [7])
+        self.assertEqual(list(self.store.link_pages("invoice")), [])
+
     def test_save_links_is_batched(self):
         self.store.save_links(self.links(1, start=1000))  # warm the caches
         small = self.count_queries(lambda: self.store.save_links(self.links(3)))

@@ -37,6 +37,20 @@ def test_a_billcom_id_is_linked_once_per_object_type(store):
         store.save_links([Link("vendor", "47", "00902ABC")])
 
 
+def test_a_type_of_links_is_walked_a_page_at_a_time_each_link_once(store):
+    store.save_links([Link("bill", str(i), f"00n{i:05d}") for i in range(7)]
+                     + [Link("vendor", "46", "00902ABC")])
+    assert store.count_links() == {"bill": 7, "vendor": 1}
+    pages = list(store.link_pages("bill", size=3))
+    assert [len(p) for p in pages] == [3, 3, 1]
+    walked = [l.qbo_id for p in pages for l in p]
+    assert sorted(walked) == [str(i) for i in range(7)] and len(set(walked)) == 7
+    assert all(l.object_type == "bill" for p in pages for l in p)
+    # a type that fills its last page exactly ends without an empty page
+    assert [len(p) for p in store.link_pages("bill", size=7)] == [7]
+    assert list(store.link_pages("invoice", size=3)) == []
+
+
 def test_cursors_and_retries(store):
     store.set_cursors({"qbo": "100", "billcom": "200"})
     store.set_cursors({"qbo": "150"})
