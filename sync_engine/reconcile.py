@@ -15,13 +15,18 @@ to the cent:
 
 Reads are batched: QuickBooks by ``select ... where Id in (...)`` chunks or a
 paged ``select *`` (whichever costs fewer requests), Bill.com by list pages
-(an ``id`` filter when only a few records are linked). Money stays ``Decimal``.
+(an ``id`` filter when only a few records are linked). Links are compared a
+type and a page at a time, so a large company's tie-out holds a page of
+links, their twins' few compared facts and a balance per vendor and customer,
+never a type's documents. Money stays ``Decimal``.
 
     report = tie_out(config, store, remote)
     print(report.render())          # differences with likely causes, then the verdict
     report.agrees, report.verdict()
 """
+import json
 import math
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +38,9 @@ from .records import CENT, MappingError
 
 QBO_ID_CHUNK = 200        # ids per "where Id in (...)" select
 BILLCOM_ID_CHUNK = 50     # ids per Bill.com "id:in:" filter (one page of at most 100)
+LINK_PAGE = 1000          # links compared at a time
+LISTING_BATCH = 1000      # listed records looked up in the store at a time
+SPILL_LOOKUP = 500        # ids per spill query
 ZERO = Decimal("0.00")
 
 SIDES = {"qbo": "QuickBooks", "billcom": "Bill.com"}
@@ -110,7 +118,7 @@ class TieOut:
     def verdict(self):
         if self.agrees:
             noun = "document" if self.documents == 1 else "documents"
-            return f"Books agree: {self.documents} {noun}, {_dollars(self.open_qbo)} open on both sides"
+            return f"Books agree: {self.documents:,} {noun}, {_dollars(self.open_qbo)} open on both sides"
         count = len(self.differences)
         noun = "difference" if count == 1 else "differences"
         return (f"{count} {noun} between QuickBooks and Bill.com "
@@ -164,60 +172,45 @@ def _dec(text):
 
 
 # ---------------------------------------------------------------- reading
-def _read_qbo_side(qbo, entity, ids):
-    """QuickBooks objects of ``entity`` with these ids, keyed by id, in as few requests as we can."""
-    ids = sorted(set(ids), key=lambda i: (len(i), i))
-    if not ids:
-        return {}
-    chunk_requests = math.ceil(len(ids) / QBO_ID_CHUNK)
-    use_chunks = chunk_requests == 1
-    if not use_chunks:
-        use_chunks = chunk_requests <= math.ceil(max(1, qbo.query_count(entity)) / QBO_PAGE)
-    found = {}
-    if use_chunks:
-        for start in range(0, len(ids), QBO_ID_CHUNK):
-            chunk = ids[start:start + QBO_ID_CHUNK]
-            select = f"select * from {entity} where Id in ({', '.join(quote(i) for i in chunk)})"
-            for obj in qbo.query(select, page_size=QBO_PAGE):
-                found[str(obj.get("Id"))] = obj
-    else:
-        for obj in qbo.query(f"select * from {entity}", page_size=QBO_PAGE):
-            found[str(obj.get("Id"))] = obj
-    wanted = set(ids)
-    return {k: v for k, v in found.items() if k in wanted}
-
-
-def _read_billcom_side(billcom, collection, ids):
-    """Bill.com objects of ``collection`` with these ids, keyed by id (archived ones included)."""
-    ids = sorted(set(ids))
-    if not ids:
-        return {}
-    if len(ids) <= BILLCOM_ID_CHUNK:
-        rows = billcom.list(collection, filters=[("id", "in", ids)], page_size=BILLCOM_PAGE)
-    else:
-        rows = billcom.list(collection, page_size=BILLCOM_PAGE)
-    wanted = set(ids)
-    # an ignored filter only costs reads: the ids are checked here
-    return {obj.get("id"): obj for obj in rows if isinstance(obj, dict) and obj.get("id") in wanted}
-
-
 class _Twin:
-    """One side of a link as read now: the record, or why there is none."""
+    """One side of a link as read now, kept as the few facts the tie-out
+    compares (never the whole document): what a page of links costs in memory
+    does not depend on how many lines its documents have."""
+    __slots__ = ("side", "label", "error", "missing", "voided", "archived", "total", "balance", "amount",
+                 "party_id", "ref_name", "party_name")
 
-    def __init__(self, side, object_type, obj, reader):
-        self.side = side
-        self.obj = obj
-        self.record = None
-        self.error = None
-        if obj is not None:
-            try:
-                self.record = reader(object_type, obj)
-            except MappingError as exc:
-                self.error = str(exc)
+    def __init__(self, side, label=None, error=None, missing=True, voided=False, archived=False, total=None,
+                 balance=None, amount=None, party_id=None, ref_name=None, party_name=None):
+        self.side, self.label, self.error = side, label, error
+        self.missing, self.voided, self.archived = missing, voided, archived
+        self.total, self.balance, self.amount = total, balance, amount
+        self.party_id, self.ref_name, self.party_name = party_id, ref_name, party_name
 
-    @property
-    def missing(self):
-        return self.obj is None or (self.record is not None and self.record.deleted)
+    @classmethod
+    def read(cls, side, object_type, obj):
+        """The twin of ``obj`` (None: not found on its side)."""
+        if obj is None:
+            return cls(side)
+        twin = cls(side, missing=False, archived=side == "billcom" and bool(obj.get("archived")))
+        try:
+            record = (read_qbo if side == "qbo" else read_billcom)(object_type, obj)
+        except MappingError as exc:
+            twin.error = str(exc)
+            return twin
+        twin.label = record.label
+        twin.missing = record.deleted
+        twin.voided = bool(record.facts.get("voided"))
+        if record.deleted:
+            return twin
+        if object_type in PARTY_OF:
+            twin.total, twin.balance = _dec(record.facts["total"]), _dec(record.facts["balance"])
+            ref = record.values.get(PARTY_OF[object_type])
+            if ref is not None:
+                twin.party_id, twin.ref_name = ref.remote_id, ref.name
+            twin.party_name = record.facts.get("party_name")
+        else:
+            twin.amount = _dec(record.values["amount"])
+        return twin
 
     @property
     def gone(self):
@@ -225,15 +218,186 @@ class _Twin:
         return self.missing or self.voided or self.archived
 
     @property
-    def archived(self):
-        return self.side == "billcom" and bool(self.obj and self.obj.get("archived"))
+    def readable(self):
+        return not self.missing and self.error is None
 
-    @property
-    def voided(self):
-        return bool(self.record and self.record.facts.get("voided"))
+    def row(self):
+        return json.dumps([self.label, self.error, self.missing, self.voided, self.archived,
+                           _json_money(self.total), _json_money(self.balance), _json_money(self.amount),
+                           self.party_id, self.ref_name, self.party_name])
 
-    def label(self):
-        return self.record.label if self.record else None
+    @classmethod
+    def from_row(cls, side, text):
+        label, error, missing, voided, archived, total, balance, amount, party_id, ref_name, party_name = \
+            json.loads(text)
+        money = [None if v is None else Decimal(v) for v in (total, balance, amount)]
+        return cls(side, label, error, missing, voided, archived, *money, party_id, ref_name, party_name)
+
+
+class _Spill:
+    """The twins read from a whole listing, in a temporary SQLite file (deleted
+    when closed) until their links' page comes: a listing is read once, in its
+    own order, while links are compared a page at a time in theirs."""
+
+    def __init__(self):
+        self._db = None
+
+    def _open(self):
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)   # "": a private file on disk, not memory
+            self._db.execute("CREATE TABLE twins (side TEXT, id TEXT, twin TEXT, PRIMARY KEY (side, id))"
+                             " WITHOUT ROWID")
+        return self._db
+
+    def put(self, side, twins):
+        db = self._open()
+        db.execute("BEGIN")
+        db.executemany("INSERT OR REPLACE INTO twins VALUES (?, ?, ?)",
+                       ((side, rid, twin.row()) for rid, twin in twins.items()))
+        db.execute("COMMIT")
+
+    def get(self, side, ids):
+        found = {}
+        if self._db is None:
+            return found
+        ids = list(ids)
+        for start in range(0, len(ids), SPILL_LOOKUP):
+            chunk = ids[start:start + SPILL_LOOKUP]
+            rows = self._db.execute(f"SELECT id, twin FROM twins WHERE side = ? AND id IN ({','.join('?' * len(chunk))})",
+                                    (side, *chunk))
+            found.update((rid, _Twin.from_row(side, text)) for rid, text in rows)
+        return found
+
+    def clear(self):
+        if self._db is not None:
+            self._db.execute("DELETE FROM twins")
+
+    def close(self):
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _billcom_ids(links):
+    # a credit applied in Bill.com outside a payment has no Bill.com record of its own
+    return [l.billcom_id for l in links if not l.billcom_id.startswith(CREDIT_APPLICATION)]
+
+
+class _TypeReader:
+    """The twins of one object type's links, a page of links at a time.
+
+    Each side is read whichever way costs fewer requests for the type's whole
+    count of links: QuickBooks by ``where Id in (...)`` chunks of the page, or
+    one paged ``select *``; Bill.com by an ``id`` filter when the type has only
+    a few links, or its whole listing. A listing is read once, before the first
+    page, and what it holds of linked records waits in the spill."""
+
+    def __init__(self, store, remote, object_type, count, spill):
+        self.store, self.remote, self.object_type, self.spill = store, remote, object_type, spill
+        self.entity, self.collection = ENTITIES[object_type]
+        chunk_requests = math.ceil(count / QBO_ID_CHUNK)
+        self.qbo_listed = chunk_requests > 1 and chunk_requests > math.ceil(
+            max(1, remote.qbo.query_count(self.entity)) / QBO_PAGE)
+        self.billcom_listed = count > BILLCOM_ID_CHUNK
+        if self.qbo_listed:
+            self._spill_listing("qbo", remote.qbo.query(f"select * from {self.entity}", page_size=QBO_PAGE),
+                                lambda obj: str(obj.get("Id")))
+        if self.billcom_listed:
+            self._spill_listing("billcom", remote.billcom.list(self.collection, page_size=BILLCOM_PAGE),
+                                lambda obj: obj.get("id"))
+
+    def _spill_listing(self, side, rows, id_of):
+        """Read a whole listing a page at a time and keep the twins of linked records only."""
+        page = {}
+        for obj in rows:
+            if isinstance(obj, dict):
+                page[id_of(obj)] = obj
+            if len(page) >= LISTING_BATCH:
+                self._spill_linked(side, page)
+                page = {}
+        self._spill_linked(side, page)
+
+    def _spill_linked(self, side, objs):
+        if not objs:
+            return
+        linked = self.store.find_links(self.object_type, side, [i for i in objs if i is not None])
+        ids = {l.qbo_id if side == "qbo" else l.billcom_id for l in linked}
+        self.spill.put(side, {rid: _Twin.read(side, self.object_type, objs[rid]) for rid in ids if rid in objs})
+
+    def twins(self, links):
+        """({qbo id: twin}, {Bill.com id: twin}) for a page of links; a record not found is absent."""
+        q_ids = sorted({str(l.qbo_id) for l in links}, key=lambda i: (len(i), i))
+        b_ids = sorted(set(_billcom_ids(links)))
+        if self.qbo_listed:
+            q_twins = self.spill.get("qbo", q_ids)
+        else:
+            q_twins = {rid: _Twin.read("qbo", self.object_type, obj)
+                       for rid, obj in self._qbo_by_ids(q_ids).items()}
+        if self.billcom_listed:
+            b_twins = self.spill.get("billcom", b_ids)
+        else:
+            b_twins = {rid: _Twin.read("billcom", self.object_type, obj)
+                       for rid, obj in self._billcom_by_ids(b_ids).items()}
+        return q_twins, b_twins
+
+    def _qbo_by_ids(self, ids):
+        found = {}
+        for start in range(0, len(ids), QBO_ID_CHUNK):
+            chunk = ids[start:start + QBO_ID_CHUNK]
+            select = f"select * from {self.entity} where Id in ({', '.join(quote(i) for i in chunk)})"
+            for obj in self.remote.qbo.query(select, page_size=QBO_PAGE):
+                found[str(obj.get("Id"))] = obj
+        wanted = set(ids)
+        return {k: v for k, v in found.items() if k in wanted}
+
+    def _billcom_by_ids(self, ids):
+        if not ids:
+            return {}
+        rows = self.remote.billcom.list(self.collection, filters=[("id", "in", ids)], page_size=BILLCOM_PAGE)
+        wanted = set(ids)
+        # an ignored filter only costs reads: the ids are checked here
+        return {obj.get("id"): obj for obj in rows if isinstance(obj, dict) and obj.get("id") in wanted}
+
+
+class _Parties:
+    """The open balance of each linked vendor and customer that a synced
+    document names, found in the store as documents name them."""
+
+    def __init__(self, store):
+        self.store = store
+        self._by_remote = {}    # (party type, side, remote id) -> PartyBalance, or None when not linked
+        self.touched = {}       # id(PartyBalance) -> PartyBalance, in the order first met
+        self.explained = defaultdict(lambda: ZERO)   # id(PartyBalance) -> qbo minus billcom already reported
+
+    def learn(self, party_type, twins):
+        """Look up, one query per side, the links of the parties these twins name."""
+        for side in ("qbo", "billcom"):
+            ids = {t.party_id for t in twins if t.side == side and t.party_id
+                   and (party_type, side, t.party_id) not in self._by_remote}
+            if not ids:
+                continue
+            for link in self.store.find_links(party_type, side, ids):
+                balance = PartyBalance(party_type, None, link.qbo_id, link.billcom_id)
+                for key in ((party_type, "qbo", link.qbo_id), (party_type, "billcom", link.billcom_id)):
+                    self._by_remote.setdefault(key, balance)
+            for rid in ids:
+                self._by_remote.setdefault((party_type, side, rid), None)
+
+    def of(self, party_type, twin):
+        party = self._by_remote.get((party_type, twin.side, twin.party_id)) if twin.party_id else None
+        if party is not None:
+            self.touched.setdefault(id(party), party)
+        return party
+
+    def report(self, report):
+        for party in self.touched.values():
+            report.parties.append(party)
+            unexplained = (party.open_qbo - party.open_billcom) - self.explained[id(party)]
+            if unexplained:
+                report.differences.append(Difference(
+                    party.object_type, party.name or f"{TYPE_LABEL[party.object_type]} {party.qbo_id}",
+                    party.qbo_id, party.billcom_id, "open balance of synced documents",
+                    party.open_qbo, party.open_billcom, CAUSE_PARTY.format(party=party.object_type)))
 
 
 def _snapshot_label(link):
@@ -244,55 +408,41 @@ def _snapshot_label(link):
 
 # -------------------------------------------------------------- the tie-out
 def tie_out(config, store, remote):
-    """Compare every linked document, payment and party on both sides, now."""
-    links = store.load_links()
-    by_type = defaultdict(list)
-    for link in links:
-        by_type[link.object_type].append(link)
+    """Compare every linked document, payment and party on both sides, now.
+
+    Links are walked one type and one page of ``LINK_PAGE`` at a time, and only
+    the parties the documents name are kept: the tie-out of a large company
+    holds what a small one's does, plus a balance per vendor and customer."""
     report = TieOut()
-    parties = {}   # (party type, side, remote id) -> PartyBalance
-    party_list = []
-    for party_type in ("vendor", "customer"):
-        for link in by_type.get(party_type, ()):
-            balance = PartyBalance(party_type, None, link.qbo_id, link.billcom_id)
-            party_list.append(balance)
-            parties[(party_type, "qbo", link.qbo_id)] = balance
-            parties[(party_type, "billcom", link.billcom_id)] = balance
-    explained = defaultdict(lambda: ZERO)   # PartyBalance id -> qbo minus billcom already reported
-    touched = {}
-
-    for otype in DOCUMENT_TYPES + PAYMENT_TYPES:
-        type_links = by_type.get(otype)
-        if not type_links:
-            continue
-        entity, collection = ENTITIES[otype]
-        q_objs = _read_qbo_side(remote.qbo, entity, [l.qbo_id for l in type_links])
-        b_objs = _read_billcom_side(remote.billcom, collection, [l.billcom_id for l in type_links
-                                                                 if not l.billcom_id.startswith(CREDIT_APPLICATION)])
-        for link in type_links:
-            q = _Twin("qbo", otype, q_objs.get(str(link.qbo_id)), read_qbo)
-            b = _Twin("billcom", otype, b_objs.get(link.billcom_id), read_billcom)
-            if otype in DOCUMENT_TYPES:
-                _compare_document(report, link, q, b, parties, explained, touched)
-            else:
-                _compare_payment(report, link, q, b)
-
-    for party in party_list:
-        if id(party) not in touched:
-            continue
-        report.parties.append(party)
-        unexplained = (party.open_qbo - party.open_billcom) - explained[id(party)]
-        if unexplained:
-            report.differences.append(Difference(
-                party.object_type, party.name or f"{TYPE_LABEL[party.object_type]} {party.qbo_id}",
-                party.qbo_id, party.billcom_id, "open balance of synced documents",
-                party.open_qbo, party.open_billcom, CAUSE_PARTY.format(party=party.object_type)))
+    parties = _Parties(store)
+    counts = store.count_links()
+    spill = _Spill()
+    try:
+        for otype in DOCUMENT_TYPES + PAYMENT_TYPES:
+            if not counts.get(otype):
+                continue
+            reader = _TypeReader(store, remote, otype, counts[otype], spill)
+            for links in store.link_pages(otype, LINK_PAGE):
+                q_twins, b_twins = reader.twins(links)
+                if otype in PARTY_OF:
+                    parties.learn(PARTY_OF[otype], [*q_twins.values(), *b_twins.values()])
+                for link in links:
+                    q = q_twins.get(str(link.qbo_id)) or _Twin("qbo")
+                    b = b_twins.get(link.billcom_id) or _Twin("billcom")
+                    if otype in DOCUMENT_TYPES:
+                        _compare_document(report, link, q, b, parties)
+                    else:
+                        _compare_payment(report, link, q, b)
+            spill.clear()
+    finally:
+        spill.close()
+    parties.report(report)
     return report
 
 
-def _compare_document(report, link, q, b, parties, explained, touched):
+def _compare_document(report, link, q, b, parties):
     otype = link.object_type
-    label = q.label() or b.label() or _snapshot_label(link)
+    label = q.label or b.label or _snapshot_label(link)
 
     def diff(field_name, qv, bv, cause):
         report.differences.append(Difference(otype, label, link.qbo_id, link.billcom_id, field_name, qv, bv, cause))
@@ -304,55 +454,45 @@ def _compare_document(report, link, q, b, parties, explained, touched):
     if q.gone and b.gone:
         return   # gone on both sides: nothing left to agree on
     report.documents += 1
-    q_open = _dec(q.record.facts["balance"]) if not q.gone else None
-    b_open = _dec(b.record.facts["balance"]) if not b.gone else None
+    q_open = q.balance if not q.gone else None
+    b_open = b.balance if not b.gone else None
     report.open_qbo += q_open or ZERO
     report.open_billcom += b_open or ZERO
     party_type = PARTY_OF[otype]
-    delta = ZERO
     for twin, amount in ((q, q_open), (b, b_open)):
-        if twin.gone or amount is None:
-            continue
-        ref = twin.record.values.get(party_type)
-        party = parties.get((party_type, twin.side, ref.remote_id)) if ref else None
+        party = parties.of(party_type, twin) if amount is not None else None
         if party is None:
             continue
-        touched[id(party)] = party
         if twin.side == "qbo":
             party.open_qbo += amount
-            party.name = party.name or ref.name or twin.record.facts.get("party_name")
+            party.name = party.name or twin.ref_name or twin.party_name
         else:
             party.open_billcom += amount
-            party.name = party.name or twin.record.facts.get("party_name") or ref.name
+            party.name = party.name or twin.party_name or twin.ref_name
     if q.gone or b.gone:
         gone = q if q.gone else b
         cause = _voided(gone.side) if gone.voided else _deleted(gone.side)
         diff("open balance", q_open, b_open, cause)
         delta = (q_open or ZERO) - (b_open or ZERO)
     else:
-        q_total, b_total = _dec(q.record.facts["total"]), _dec(b.record.facts["total"])
         delta = q_open - b_open
-        if q_total != b_total:
-            diff("total", q_total, b_total, CAUSE_TOTAL)
+        if q.total != b.total:
+            diff("total", q.total, b.total, CAUSE_TOTAL)
         # an open balance off by exactly the difference in totals is that same difference
-        if delta and delta != q_total - b_total:
+        if delta and delta != q.total - b.total:
             diff("open balance", q_open, b_open, CAUSE_BALANCE)
     if delta:
         # the document's own line explains this much of its party's difference
         for twin in (q, b):
-            if twin.record is None:
-                continue
-            ref = twin.record.values.get(party_type)
-            party = parties.get((party_type, twin.side, ref.remote_id)) if ref else None
+            party = parties.of(party_type, twin)
             if party is not None:
-                explained[id(party)] += delta
-                touched[id(party)] = party
+                parties.explained[id(party)] += delta
                 break
 
 
 def _compare_payment(report, link, q, b):
     otype = link.object_type
-    label = q.label() or b.label() or f"{TYPE_LABEL[otype]} {link.qbo_id}"
+    label = q.label or b.label or f"{TYPE_LABEL[otype]} {link.qbo_id}"
 
     def diff(qv, bv, cause):
         report.differences.append(Difference(otype, label, link.qbo_id, link.billcom_id, "amount", qv, bv, cause))
@@ -371,8 +511,8 @@ def _compare_payment(report, link, q, b):
     if q.gone and b.gone:
         return
     report.payments += 1
-    q_amount = _dec(q.record.values["amount"]) if not q.gone else None
-    b_amount = _dec(b.record.values["amount"]) if not b.gone else None
+    q_amount = q.amount if not q.gone else None
+    b_amount = b.amount if not b.gone else None
     if q.gone or b.gone:
         gone = q if q.gone else b
         diff(q_amount, b_amount, _voided(gone.side) if gone.voided else _deleted(gone.side))

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 import time
+from urllib.parse import unquote_plus
 from decimal import Decimal
 
-from sync_engine import service as service_module
+from sync_engine import reconcile, service as service_module
 from sync_engine.errors import RemoteUnavailable
 from sync_engine.mapping import DOCUMENT_TYPES, PAYMENT_TYPES
 from sync_engine.pacing import Clock
@@ -191,3 +192,39 @@ def test_a_bill_moved_to_another_vendor_in_billcom_shows_in_both_vendors_balance
             ("Hicks Hardware", "open balance of synced documents", Decimal("100.00"), Decimal("512.37"), cause),
             ("Pacific Gas", "open balance of synced documents", Decimal("412.37"), Decimal("0.00"), cause)]
         assert report.open_qbo == report.open_billcom
+
+
+def test_a_tie_out_a_page_of_links_at_a_time_finds_what_one_of_the_whole_type_finds(monkeypatch):
+    """A large company's tie-out reads each side's listing once and compares a
+    page of links at a time; pages of two links, with both sides listed, must
+    find the same differences and party balances as one page of everything."""
+    with demo_company() as c:
+        c.run()
+        hicks = next(v for v in c.sb.billcom.all("vendors") if v["name"] == "Hicks Hardware")
+        c.sb.billcom.user_update("bills", _bill(c, "PG-NOV", "billcom")["id"], {"vendorId": hicks["id"]})
+        c.sb.qbo.user_delete("Bill", _bill(c, "HH-2207", "qbo")["Id"])
+        whole = c.service().tie_out()
+
+        monkeypatch.setattr(reconcile, "LINK_PAGE", 2)
+        monkeypatch.setattr(reconcile, "LISTING_BATCH", 2)
+        monkeypatch.setattr(reconcile, "QBO_ID_CHUNK", 1)       # listing is cheaper than a select per id
+        monkeypatch.setattr(reconcile, "BILLCOM_ID_CHUNK", 1)
+        c.sb.qbo.clear_log()
+        paged = c.service().tie_out()
+
+    def facts(report):
+        out = report.as_dict()
+        out["parties"] = sorted(out["parties"], key=lambda p: (p["object_type"], p["qbo_id"]))
+        out["differences"] = sorted(out["differences"], key=lambda d: (d["object_type"], d["record"], d["field"]))
+        return out
+
+    assert not whole.agrees
+    assert {(d.record, d.cause) for d in whole.differences} >= {
+        ("Hicks Hardware", "a synced document belongs to a different vendor on each side"),
+        ("Bill HH-2207 (Hicks Hardware)", "deleted in QuickBooks after it synced")}
+    assert facts(paged) == facts(whole)
+    # QuickBooks bills were read by one listing, not by the ids of each page (a type with
+    # a single link is still read by its id: one request either way)
+    selects = [unquote_plus(r.query or "").lower() for r in c.sb.qbo.request_log() if "/v3/company/" in r.path]
+    assert any("select * from bill startposition" in s for s in selects), selects
+    assert not any("from bill where" in s for s in selects), selects
