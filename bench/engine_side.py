@@ -2,7 +2,8 @@
 
     python -m bench.engine_side < job.json
 
-The job (JSON on stdin) names the way (``engine`` or ``per_record``), the
+The job (JSON on stdin) names the way (``engine``, ``per_record``, or
+``tie_out``: the tie-out of what an earlier sync left in the store), the
 connection's configuration and the store file. The answer (JSON on stdout)
 holds the wall time, this process's CPU time (all its threads; the sandboxes
 run elsewhere), split into planning and carrying out, the peak resident
@@ -166,6 +167,14 @@ def run(job):
                    planned=timer.items, read=timer.read, written=written, failed=failed_count,
                    failures=[f"{l.record}: {l.message or l.remote_error}"[:200] for l in failed[:5]],
                    actions=actions, rss_after_plan_mb=timer.rss_after)
+    elif job["way"] == "tie_out":
+        # the tie-out after a sync, on its own: its peak is what reading both books costs
+        service = SyncService(config, SQLiteStore(job["store_path"]), remote=remote)
+        c0, w0 = time.process_time(), time.perf_counter()
+        report = service.tie_out()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        out.update(state="agrees" if report.agrees else "differs", verdict=report.verdict(),
+                   documents=report.documents, payments=report.payments)
     else:
         sync = PerRecordSync(remote)
         c0, w0 = time.process_time(), time.perf_counter()

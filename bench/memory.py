@@ -3,6 +3,7 @@
     python -m bench.memory                        # small, half and mid-size companies
     python -m bench.memory --sizes half-small,small,half
     python -m bench.memory --sizes half,mid,large --billcom-v2-bulk
+    python -m bench.memory --sizes half,mid,large --billcom-v2-bulk --tie-out
 
 Each company is generated into fresh local sandboxes (``bench.run``) and
 synced once, QBO -> Bill.com, in a fresh process that reports its own peak
@@ -10,6 +11,8 @@ resident memory (``bench.engine_side``). Printed: documents and peak memory
 per size, and the slope of peak memory against documents (least squares, MB
 per 10,000 documents). A run planned and carried out a page at a time holds
 the link map and the current page, so the slope is the link map's alone.
+With ``--tie-out`` each sync is followed by the tie-out of both books, in a
+fresh process of its own, and a second table gives its peak against documents.
 """
 import argparse
 import os
@@ -47,6 +50,8 @@ def main(argv=None):
     parser.add_argument("--billcom-v2-bulk", action="store_true",
                         help="the connection setting billcom_v2_bulk on (a large company's first sync then fits "
                              "Bill.com's hourly quota)")
+    parser.add_argument("--tie-out", action="store_true",
+                        help="after each first sync, the tie-out of both books in a fresh process, and its peak")
     args = parser.parse_args(argv)
     run.V2_BULK = args.billcom_v2_bulk
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -54,7 +59,7 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown size(s): {', '.join(unknown)}")
     work = tempfile.mkdtemp(prefix="bench-memory-")
-    rows = []
+    rows, tie_outs = [], []
     try:
         for name in sizes:
             workload = WORKLOADS[name]
@@ -63,6 +68,10 @@ def main(argv=None):
             with SandboxProcess(name, args.latency, timeout=timeout) as sb:
                 result = sync(sb, "engine", os.path.join(work, f"{name}.sqlite"), timeout)
                 documents = sum(sb.census["qbo"].get(e, 0) for e in DOCUMENT_ENTITIES)
+                if args.tie_out:
+                    _say(f"{workload.name}: tie-out")
+                    tie_outs.append((workload.name, documents,
+                                     sync(sb, "tie_out", os.path.join(work, f"{name}.sqlite"), timeout)))
             rows.append((workload.name, documents, result))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -81,7 +90,22 @@ def main(argv=None):
         print(f"slope between the two largest: {top:.2f} MB per 10,000 documents; at that slope "
               f"{10 * documents:,} documents would peak near {peak + top * 9 * documents / 10_000:.0f} MB "
               f"(projected, not measured)")
+    if tie_outs:
+        _print_tie_outs(tie_outs)
     return 0
+
+
+def _print_tie_outs(rows):
+    print()
+    print("== peak memory of the tie-out after that sync (both books read, every link compared) ==")
+    print(f"{'company':<16}{'documents':>10}{'peak MB':>9}{'wall s':>8}{'QBO req':>9}{'Bill.com req':>14}  verdict")
+    for name, documents, result in rows:
+        requests = result["requests"]
+        print(f"{name:<16}{documents:>10,}{result['rss_peak_mb']:>9.1f}{result['wall']:>8.1f}"
+              f"{sum(requests['qbo'].values()):>9,}{sum(requests['billcom'].values()):>14,}  {result['verdict']}")
+    if len(rows) > 1:
+        points = sorted((documents, result["rss_peak_mb"]) for _, documents, result in rows)
+        print(f"slope: {slope(points):.2f} MB per 10,000 documents (least squares over {len(points)} sizes)")
 
 
 if __name__ == "__main__":
