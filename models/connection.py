@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import format_datetime
+from odoo.tools import config as server_config, format_datetime
 
 from . import engine
 from .odoo_store import OdooStore
@@ -24,6 +24,19 @@ MISSED_AFTER = datetime.timedelta(hours=36)
 AUTHORIZATION_NOTICE_DAYS = 14
 
 MASTER_SIDES = [("none", "None (hold conflicts)"), ("qbo", "QuickBooks"), ("billcom", "Bill.com")]
+# share of the server's real-time limit a tie-out asked for from a button may take
+REQUEST_TIE_OUT_SHARE = 0.6
+
+
+def _request_deadline():
+    """When a tie-out run in this request must stop (``time.monotonic()``), or
+    None. The multi-process server kills a request past ``limit_time_real``
+    (odoo/service/server.py, WorkerHTTP); stopping first lets the tie-out say
+    how far it got instead of the user seeing a dropped connection."""
+    limit = server_config.get("limit_time_real")
+    if not server_config.get("workers") or not limit or limit <= 0:
+        return None
+    return time.monotonic() + REQUEST_TIE_OUT_SHARE * limit
 
 
 def _button_of(field, method):
@@ -355,17 +368,18 @@ class Connection(models.Model):
             engine.scrub_run_line(line, scrub)
         return plan
 
-    def _compute_tie_out(self):
+    def _compute_tie_out(self, deadline=None):
         """(the engine's TieOut now, the scrubber for its texts). Reads only, on
         both sides (the read-only store refuses writes), except rotated
-        QuickBooks tokens. A refused QuickBooks authorization marks the company."""
+        QuickBooks tokens. A refused QuickBooks authorization marks the company.
+        ``deadline`` (``time.monotonic()``): stop there and say how far it got."""
         self.ensure_one()
         config = self._engine_config()
         store = OdooStore(self, readonly=True)
         service = self._sync_service(config, store)
         scrub = engine.Scrubber(config.secrets())
         try:
-            return service.tie_out(), scrub
+            return service.tie_out(deadline=deadline), scrub
         except engine.engine_errors.ReconnectNeeded as exc:
             self._note_side_error(exc, scrub(str(exc)))
             raise
@@ -378,7 +392,7 @@ class Connection(models.Model):
         self.check_access("write")
         scrub = self._scrubber()
         try:
-            report, scrub = self._compute_tie_out()
+            report, scrub = self._compute_tie_out(deadline=_request_deadline())
         except engine.engine_errors.ReconnectNeeded as exc:
             raise UserError(scrub(str(exc))) from exc
         except engine.REMOTE_FAILURES as exc:

@@ -224,7 +224,7 @@ class SyncRunWorker(models.Model):
         self.ensure_one()
         run = self
         if run.tie_out_due:
-            run._tie_out_step()
+            run._tie_out_step(deadline)
             return
         if run.state == "running" and run.batch_open:
             # claimed with its connection free: the worker of its open batch died
@@ -247,7 +247,7 @@ class SyncRunWorker(models.Model):
             run.connection_id._after_run(run)
             self.env["ir.cron"]._commit_progress()
         if run.tie_out_due and deadline - time.monotonic() > TIE_OUT_ROOM * (cron_time_limit() or BATCH_WITHOUT_LIMIT):
-            run._tie_out_step()
+            run._tie_out_step(deadline)
 
     def _close_after_crash(self):
         """A batch that raised past the engine: close the run as failed."""
@@ -263,12 +263,15 @@ class SyncRunWorker(models.Model):
         run.connection_id.sudo().last_run_id = run
         self.env.cr.commit()
 
-    def _tie_out_step(self):
-        """Compare both books after the run and keep the verdict with it."""
+    def _tie_out_step(self, deadline=None):
+        """Compare both books after the run and keep the verdict with it. It
+        stops at the batch's ``deadline``, before the server's time limit would
+        kill the worker (and the tie-out, still due, be started again and again):
+        the verdict then says how far it got."""
         self.ensure_one()
         connection = self.connection_id
         try:
-            report, scrub = connection._compute_tie_out()
+            report, scrub = connection._compute_tie_out(deadline=deadline)
             verdict, agrees = scrub(report.verdict()), report.agrees
             sentence = verdict + "."
         except Exception as exc:  # noqa: BLE001  the run is finished; only its proof is missing

@@ -27,6 +27,7 @@ never a type's documents. Money stays ``Decimal``.
 import json
 import math
 import sqlite3
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -110,12 +111,22 @@ class TieOut:
     open_qbo: Decimal = ZERO    # open balances of the linked documents, QuickBooks side
     open_billcom: Decimal = ZERO
     parties: list = field(default_factory=list)   # PartyBalance per linked vendor/customer with documents
+    links: int = 0              # linked documents and payments to compare
+    compared: int = 0           # of which compared
+    stopped: bool = False       # the time allowed ran out first
 
     @property
     def agrees(self):
-        return not self.differences
+        """Proven: every link compared, and no difference."""
+        return not self.differences and not self.stopped
 
     def verdict(self):
+        if self.stopped:
+            count = len(self.differences)
+            found = (f"{count} {'difference' if count == 1 else 'differences'} among them "
+                     f"(first: {self.differences[0].short()})") if count else "no difference among them"
+            return (f"Tie-out not finished: {self.compared:,} of {self.links:,} linked records compared "
+                    f"before its time ran out, {found}")
         if self.agrees:
             noun = "document" if self.documents == 1 else "documents"
             return f"Books agree: {self.documents:,} {noun}, {_dollars(self.open_qbo)} open on both sides"
@@ -144,7 +155,8 @@ class TieOut:
         return "\n".join(out)
 
     def as_dict(self):
-        return {"agrees": self.agrees, "verdict": self.verdict(), "documents": self.documents,
+        return {"agrees": self.agrees, "verdict": self.verdict(), "complete": not self.stopped,
+                "links": self.links, "compared": self.compared, "documents": self.documents,
                 "payments": self.payments, "open_qbo": _json_money(self.open_qbo),
                 "open_billcom": _json_money(self.open_billcom),
                 "differences": [d.as_dict() for d in self.differences],
@@ -292,8 +304,9 @@ class _TypeReader:
     a few links, or its whole listing. A listing is read once, before the first
     page, and what it holds of linked records waits in the spill."""
 
-    def __init__(self, store, remote, object_type, count, spill):
+    def __init__(self, store, remote, object_type, count, spill, time_left):
         self.store, self.remote, self.object_type, self.spill = store, remote, object_type, spill
+        self.time_left = time_left   # raises once the tie-out's time is up
         self.entity, self.collection = ENTITIES[object_type]
         chunk_requests = math.ceil(count / QBO_ID_CHUNK)
         self.qbo_listed = chunk_requests > 1 and chunk_requests > math.ceil(
@@ -315,6 +328,7 @@ class _TypeReader:
             if len(page) >= LISTING_BATCH:
                 self._spill_linked(side, page)
                 page = {}
+                self.time_left()
         self._spill_linked(side, page)
 
     def _spill_linked(self, side, objs):
@@ -407,22 +421,32 @@ def _snapshot_label(link):
 
 
 # -------------------------------------------------------------- the tie-out
-def tie_out(config, store, remote):
+def tie_out(config, store, remote, deadline=None, clock=time.monotonic):
     """Compare every linked document, payment and party on both sides, now.
 
     Links are walked one type and one page of ``LINK_PAGE`` at a time, and only
     the parties the documents name are kept: the tie-out of a large company
-    holds what a small one's does, plus a balance per vendor and customer."""
-    report = TieOut()
-    parties = _Parties(store)
+    holds what a small one's does, plus a balance per vendor and customer.
+
+    ``deadline`` (a ``clock()`` time): stop reading when it has passed, between
+    two pages, and say how far the comparison got (``stopped``); a scheduler
+    that would kill a job past its time limit gets an answer instead."""
     counts = store.count_links()
+    report = TieOut(links=sum(counts.get(t, 0) for t in DOCUMENT_TYPES + PAYMENT_TYPES))
+    parties = _Parties(store)
     spill = _Spill()
+
+    def time_left():
+        if deadline is not None and clock() >= deadline:
+            raise _TimeUp()
+
     try:
         for otype in DOCUMENT_TYPES + PAYMENT_TYPES:
             if not counts.get(otype):
                 continue
-            reader = _TypeReader(store, remote, otype, counts[otype], spill)
+            reader = _TypeReader(store, remote, otype, counts[otype], spill, time_left)
             for links in store.link_pages(otype, LINK_PAGE):
+                time_left()
                 q_twins, b_twins = reader.twins(links)
                 if otype in PARTY_OF:
                     parties.learn(PARTY_OF[otype], [*q_twins.values(), *b_twins.values()])
@@ -433,11 +457,20 @@ def tie_out(config, store, remote):
                         _compare_document(report, link, q, b, parties)
                     else:
                         _compare_payment(report, link, q, b)
+                report.compared += len(links)
             spill.clear()
+    except _TimeUp:
+        # a party's balance over part of its documents proves nothing either way
+        report.stopped = True
+        return report
     finally:
         spill.close()
     parties.report(report)
     return report
+
+
+class _TimeUp(Exception):
+    """The tie-out's deadline has passed."""
 
 
 def _compare_document(report, link, q, b, parties):

@@ -56,9 +56,10 @@ class SyncService:
             self._add_tie_out(result)
         return result
 
-    def tie_out(self):
-        """The tie-out now, without running a sync (reads only)."""
-        return compute_tie_out(self.config, self.store, self.remote)
+    def tie_out(self, deadline=None):
+        """The tie-out now, without running a sync (reads only); with ``deadline``
+        (``time.monotonic()`` time) it stops there and says how far it got."""
+        return compute_tie_out(self.config, self.store, self.remote, deadline=deadline)
 
     def _add_tie_out(self, result):
         """Append the tie-out's verdict to the run's message and keep it with the run.

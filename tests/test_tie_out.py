@@ -1,6 +1,10 @@
+import time
+from unittest.mock import patch
+
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from ..sync_engine import service as engine_service
 from .common import SyncCase
 
 
@@ -48,6 +52,29 @@ class TestTieOut(SyncCase):
         self.connection.action_tie_out()
         self.assertEqual(self.env["billcom_qbo.tie_out_line"].search_count(
             [("connection_id", "=", self.connection.id)]), 1)
+
+    def test_a_tie_out_out_of_time_says_so_once_and_is_not_started_again(self):
+        """A worker killed past the server's time limit would leave the tie-out
+        due, to be started (and killed) again every round. The tie-out stops at
+        the batch's deadline instead. A large company at a real latency cannot
+        be run here, so the time is made to be up as the tie-out starts."""
+        real_tie_out = engine_service.compute_tie_out
+        deadlines = []
+
+        def out_of_time(config, store, remote, deadline=None):
+            deadlines.append(deadline)
+            return real_tie_out(config, store, remote, deadline=time.monotonic() - 1)
+
+        with patch.object(engine_service, "compute_tie_out", out_of_time):
+            run = self.run_now()
+        self.assertRunFinished(run)
+        self.assertEqual(len(deadlines), 1, "the tie-out ran once, not again each round")
+        self.assertIsNotNone(deadlines[0], "the batch's deadline was given to the tie-out")
+        self.assertFalse(run.tie_out_due)
+        self.assertFalse(run.books_agree, "an unfinished tie-out proves nothing")
+        self.assertTrue(run.tie_out_verdict.startswith("Tie-out not finished: 0 of "), run.tie_out_verdict)
+        self.assertIn(run.tie_out_verdict, run.message)
+        self.assertFalse(self.env["billcom_qbo.run"]._waiting_count(), "nothing left waiting")
 
     def test_only_managers_compute_users_read(self):
         self.assertRunFinished(self.run_now())

@@ -132,7 +132,7 @@ def test_a_tie_out_that_cannot_be_computed_does_not_fail_the_run_and_keeps_secre
     with demo_company() as c:
         password = c.config.billcom.password
 
-        def unreachable(config, store, remote):
+        def unreachable(config, store, remote, deadline=None):
             raise RemoteUnavailable(f"Bill.com did not answer (password={password})")
         monkeypatch.setattr(service_module, "compute_tie_out", unreachable)
         result = c.run()
@@ -228,3 +228,34 @@ def test_a_tie_out_a_page_of_links_at_a_time_finds_what_one_of_the_whole_type_fi
     selects = [unquote_plus(r.query or "").lower() for r in c.sb.qbo.request_log() if "/v3/company/" in r.path]
     assert any("select * from bill startposition" in s for s in selects), selects
     assert not any("from bill where" in s for s in selects), selects
+
+
+def test_a_tie_out_whose_time_runs_out_says_how_far_it_got_and_proves_nothing(monkeypatch):
+    """A scheduler kills a job past its time limit; the tie-out stops at its
+    deadline instead, between two pages, and says so: never "Books agree"."""
+    with demo_company() as c:
+        c.run()
+        service = c.service()
+        full = service.tie_out()
+        assert full.agrees and full.compared == full.links > 4
+        [first] = c.store.link_page("bill", None, 1)   # the first link the tie-out compares
+        c.sb.qbo.user_delete("Bill", first.qbo_id)
+
+        # the time is up before the first page: nothing compared, nothing claimed
+        report = service.tie_out(deadline=time.monotonic() - 1)
+        assert report.stopped and not report.agrees and report.compared == 0
+        assert report.verdict() == (f"Tie-out not finished: 0 of {full.links} linked records compared "
+                                    "before its time ran out, no difference among them")
+
+        # up after two pages of two links (the clock is read once before each page)
+        monkeypatch.setattr(reconcile, "LINK_PAGE", 2)
+        ticks = iter(range(1000))
+        report = reconcile.tie_out(service.config, c.store, service.remote, deadline=2, clock=lambda: next(ticks))
+        assert report.stopped and report.compared == 4 and not report.parties
+        assert not report.agrees and report.as_dict()["complete"] is False
+        # what it did compare it reports: the bill deleted behind the sync's back
+        assert [(d.qbo_id, d.cause) for d in report.differences] == [
+            (first.qbo_id, "deleted in QuickBooks after it synced")]
+        assert report.verdict().startswith(
+            f"Tie-out not finished: 4 of {full.links} linked records compared before its time ran out, "
+            "1 difference among them (first: Bill ")
