@@ -368,18 +368,19 @@ class Connection(models.Model):
             engine.scrub_run_line(line, scrub)
         return plan
 
-    def _compute_tie_out(self, deadline=None):
+    def _compute_tie_out(self, deadline=None, resume=None):
         """(the engine's TieOut now, the scrubber for its texts). Reads only, on
         both sides (the read-only store refuses writes), except rotated
         QuickBooks tokens. A refused QuickBooks authorization marks the company.
-        ``deadline`` (``time.monotonic()``): stop there and say how far it got."""
+        ``deadline`` (``time.monotonic()``): stop there and say how far it got;
+        ``resume``: the state a stopped tie-out left, to go on from there."""
         self.ensure_one()
         config = self._engine_config()
         store = OdooStore(self, readonly=True)
         service = self._sync_service(config, store)
         scrub = engine.Scrubber(config.secrets())
         try:
-            return service.tie_out(deadline=deadline), scrub
+            return service.tie_out(deadline=deadline, resume=resume), scrub
         except engine.engine_errors.ReconnectNeeded as exc:
             self._note_side_error(exc, scrub(str(exc)))
             raise

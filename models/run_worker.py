@@ -264,22 +264,34 @@ class SyncRunWorker(models.Model):
         self.env.cr.commit()
 
     def _tie_out_step(self, deadline=None):
-        """Compare both books after the run and keep the verdict with it. It
-        stops at the batch's ``deadline``, before the server's time limit would
-        kill the worker (and the tie-out, still due, be started again and again):
-        the verdict then says how far it got."""
+        """Compare both books after the run and keep the verdict with it.
+
+        The tie-out stops at the batch's ``deadline``, before the server's time
+        limit would kill the worker (and the tie-out, still due, be started
+        again from the beginning, and killed again). Stopped, it goes on in the
+        next round from where it stopped; a round that goes on compares a page
+        of links at least, so each round gets further."""
         self.ensure_one()
         connection = self.connection_id
+        state = self.sudo().tie_out_state or None
         try:
-            report, scrub = connection._compute_tie_out(deadline=deadline)
-            verdict, agrees = scrub(report.verdict()), report.agrees
-            sentence = verdict + "."
+            report, scrub = connection._compute_tie_out(deadline=deadline, resume=state)
         except Exception as exc:  # noqa: BLE001  the run is finished; only its proof is missing
             self.env.cr.rollback()
-            verdict = agrees = None
             sentence = connection._scrubber()(self.env._("The tie-out could not be computed: %s", exc))
             _logger.warning("run %s: %s", self.id, sentence)
+            self._end_tie_out(sentence, None, None)
+            return
+        progress = {"tie_out_compared": report.compared, "tie_out_links": report.links}
+        if report.stopped:
+            self.sudo().write(dict(progress, tie_out_state=report.resume_state))
+            self.env["ir.cron"]._commit_progress()
+            return
+        verdict = scrub(report.verdict())
+        self._end_tie_out(verdict + ".", verdict, report.agrees, progress)
+
+    def _end_tie_out(self, sentence, verdict, agrees, progress=None):
         message = f"{self.message} {sentence}" if self.message else sentence
-        self.write({"message": message, "tie_out_verdict": verdict or False, "books_agree": bool(agrees),
-                    "tie_out_due": False})
+        self.sudo().write(dict(progress or {}, message=message, tie_out_verdict=verdict or False,
+                               books_agree=bool(agrees), tie_out_due=False, tie_out_state=False))
         self.env["ir.cron"]._commit_progress()

@@ -40,6 +40,11 @@ class SyncRun(models.Model):
     progress_offset = fields.Integer(readonly=True, help="Records done in earlier batches.")
     progress_written = fields.Integer("Written so far", readonly=True)
     tie_out_due = fields.Boolean(readonly=True, index=True, help="The run is done; its tie-out is next.")
+    tie_out_state = fields.Json(
+        readonly=True, copy=False, groups="base.group_system",
+        help="Where a tie-out that did not fit in one scheduler round goes on from.")
+    tie_out_compared = fields.Integer(readonly=True, help="Linked records the tie-out has compared so far.")
+    tie_out_links = fields.Integer(readonly=True, help="Linked records the tie-out compares.")
     resumed_run_id = fields.Many2one(
         "billcom_qbo.run", string="Resumes", readonly=True,
         help="The interrupted run this one took over from.")
@@ -92,7 +97,7 @@ class SyncRun(models.Model):
                 run.progress = 0.0
 
     @api.depends("state", "stage", "progress_done", "progress_total", "progress_written", "started",
-                 "tie_out_due")
+                 "tie_out_due", "tie_out_compared", "tie_out_links")
     def _compute_progress_text(self):
         """"Creating customers in Bill.com: 120 of 400 records, 87 written, 1 min 20 s
         elapsed, about 3 min left"."""
@@ -103,7 +108,10 @@ class SyncRun(models.Model):
                 run.progress_text = False
                 continue
             parts = [run.stage_text]
-            if run.progress_total:
+            if run.tie_out_due and run.tie_out_links:
+                parts.append(self.env._("%(done)s of %(total)s linked records compared so far",
+                                        done=run.tie_out_compared, total=run.tie_out_links))
+            elif run.progress_total:
                 # the engine plans a type (and a page) at a time: the total grows as it goes
                 parts.append(self.env._("%(done)s of %(total)s records planned so far", done=run.progress_done,
                                         total=run.progress_total))

@@ -29,6 +29,7 @@ import math
 import sqlite3
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -39,6 +40,7 @@ from .records import CENT, MappingError
 
 QBO_ID_CHUNK = 200        # ids per "where Id in (...)" select
 BILLCOM_ID_CHUNK = 50     # ids per Bill.com "id:in:" filter (one page of at most 100)
+BILLCOM_IN_FLIGHT = 3     # Bill.com's concurrent requests per organization
 LINK_PAGE = 1000          # links compared at a time
 LISTING_BATCH = 1000      # listed records looked up in the store at a time
 SPILL_LOOKUP = 500        # ids per spill query
@@ -83,6 +85,11 @@ class Difference:
                 "qbo_value": _json_money(self.qbo_value), "billcom_value": _json_money(self.billcom_value),
                 "cause": self.cause}
 
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["object_type"], data["record"], data["qbo_id"], data["billcom_id"], data["field"],
+                   _money_or_none(data["qbo_value"]), _money_or_none(data["billcom_value"]), data["cause"])
+
     def short(self):
         return (f"{self.record} {self.field} QuickBooks {_plain(self.qbo_value)}, "
                 f"Bill.com {_plain(self.billcom_value)}")
@@ -114,6 +121,8 @@ class TieOut:
     links: int = 0              # linked documents and payments to compare
     compared: int = 0           # of which compared
     stopped: bool = False       # the time allowed ran out first
+    # stopped: what ``tie_out(..., resume=...)`` needs to go on from there (JSON-able)
+    resume_state: dict = field(default=None, repr=False)
 
     @property
     def agrees(self):
@@ -177,6 +186,10 @@ def _plain(amount):
 
 def _json_money(amount):
     return None if amount is None else str(Decimal(amount).quantize(CENT))
+
+
+def _money_or_none(text):
+    return None if text is None else Decimal(text)
 
 
 def _dec(text):
@@ -304,14 +317,14 @@ class _TypeReader:
     a few links, or its whole listing. A listing is read once, before the first
     page, and what it holds of linked records waits in the spill."""
 
-    def __init__(self, store, remote, object_type, count, spill, time_left):
+    def __init__(self, store, remote, object_type, count, spill, time_left, by_ids=False):
         self.store, self.remote, self.object_type, self.spill = store, remote, object_type, spill
         self.time_left = time_left   # raises once the tie-out's time is up
         self.entity, self.collection = ENTITIES[object_type]
         chunk_requests = math.ceil(count / QBO_ID_CHUNK)
-        self.qbo_listed = chunk_requests > 1 and chunk_requests > math.ceil(
+        self.qbo_listed = not by_ids and chunk_requests > 1 and chunk_requests > math.ceil(
             max(1, remote.qbo.query_count(self.entity)) / QBO_PAGE)
-        self.billcom_listed = count > BILLCOM_ID_CHUNK
+        self.billcom_listed = not by_ids and count > BILLCOM_ID_CHUNK
         if self.qbo_listed:
             self._spill_listing("qbo", remote.qbo.query(f"select * from {self.entity}", page_size=QBO_PAGE),
                                 lambda obj: str(obj.get("Id")))
@@ -365,12 +378,22 @@ class _TypeReader:
         return {k: v for k, v in found.items() if k in wanted}
 
     def _billcom_by_ids(self, ids):
-        if not ids:
+        """Bill.com records by ``id`` filters of ``BILLCOM_ID_CHUNK``, three in flight
+        (Bill.com's concurrent requests per organization)."""
+        chunks = [ids[start:start + BILLCOM_ID_CHUNK] for start in range(0, len(ids), BILLCOM_ID_CHUNK)]
+        if not chunks:
             return {}
-        rows = self.remote.billcom.list(self.collection, filters=[("id", "in", ids)], page_size=BILLCOM_PAGE)
+
+        def read(chunk):
+            rows = self.remote.billcom.list(self.collection, filters=[("id", "in", chunk)], page_size=BILLCOM_PAGE)
+            return [obj for obj in rows if isinstance(obj, dict)]
         wanted = set(ids)
-        # an ignored filter only costs reads: the ids are checked here
-        return {obj.get("id"): obj for obj in rows if isinstance(obj, dict) and obj.get("id") in wanted}
+        found = {}
+        with ThreadPoolExecutor(max_workers=min(BILLCOM_IN_FLIGHT, len(chunks))) as pool:
+            for rows in pool.map(read, chunks):
+                # an ignored filter only costs reads: the ids are checked here
+                found.update((obj.get("id"), obj) for obj in rows if obj.get("id") in wanted)
+        return found
 
 
 class _Parties:
@@ -397,6 +420,19 @@ class _Parties:
             for rid in ids:
                 self._by_remote.setdefault((party_type, side, rid), None)
 
+    def state(self):
+        """The balances so far, JSON-able, for a tie-out that goes on later."""
+        return [[p.object_type, p.name, p.qbo_id, p.billcom_id, _json_money(p.open_qbo),
+                 _json_money(p.open_billcom), _json_money(self.explained[id(p)])] for p in self.touched.values()]
+
+    def restore(self, rows):
+        for party_type, name, qbo_id, billcom_id, open_qbo, open_billcom, explained in rows:
+            party = PartyBalance(party_type, name, qbo_id, billcom_id, Decimal(open_qbo), Decimal(open_billcom))
+            self._by_remote[(party_type, "qbo", qbo_id)] = party
+            self._by_remote[(party_type, "billcom", billcom_id)] = party
+            self.touched[id(party)] = party
+            self.explained[id(party)] = Decimal(explained)
+
     def of(self, party_type, twin):
         party = self._by_remote.get((party_type, twin.side, twin.party_id)) if twin.party_id else None
         if party is not None:
@@ -421,7 +457,7 @@ def _snapshot_label(link):
 
 
 # -------------------------------------------------------------- the tie-out
-def tie_out(config, store, remote, deadline=None, clock=time.monotonic):
+def tie_out(config, store, remote, deadline=None, clock=time.monotonic, resume=None):
     """Compare every linked document, payment and party on both sides, now.
 
     Links are walked one type and one page of ``LINK_PAGE`` at a time, and only
@@ -430,22 +466,40 @@ def tie_out(config, store, remote, deadline=None, clock=time.monotonic):
 
     ``deadline`` (a ``clock()`` time): stop reading when it has passed, between
     two pages, and say how far the comparison got (``stopped``); a scheduler
-    that would kill a job past its time limit gets an answer instead."""
+    that would kill a job past its time limit gets an answer instead, and
+    ``report.resume_state`` to go on from there in its next round
+    (``resume``). A tie-out that goes on reads by ids, a page at a time (a
+    whole listing may be what did not fit in the time), and compares one page
+    at least whatever the time: each round gets further."""
     counts = store.count_links()
-    report = TieOut(links=sum(counts.get(t, 0) for t in DOCUMENT_TYPES + PAYMENT_TYPES))
+    compared_types = DOCUMENT_TYPES + PAYMENT_TYPES
+    report = TieOut(links=sum(counts.get(t, 0) for t in compared_types))
     parties = _Parties(store)
+    position = _Position(compared_types[0], None)
+    if resume:
+        position = _restore(resume, report, parties)
+    by_ids = bool(resume)
+    # the type it stopped in and those after it, in the fixed order (a type may have lost its links since)
+    start = compared_types.index(position.object_type) if position.object_type in compared_types \
+        else len(compared_types)
+    order = [t for t in compared_types[start:] if counts.get(t)]
     spill = _Spill()
+    compared_before = report.compared
 
     def time_left():
-        if deadline is not None and clock() >= deadline:
-            raise _TimeUp()
+        if deadline is None or clock() < deadline:
+            return
+        if by_ids and report.compared == compared_before:
+            return   # a tie-out that goes on compares a page at least: each round gets further
+        raise _TimeUp()
 
     try:
-        for otype in DOCUMENT_TYPES + PAYMENT_TYPES:
-            if not counts.get(otype):
-                continue
-            reader = _TypeReader(store, remote, otype, counts[otype], spill, time_left)
-            for links in store.link_pages(otype, LINK_PAGE):
+        for otype in order:
+            after = position.after if otype == position.object_type else None
+            position = _Position(otype, after)
+            time_left()
+            reader = _TypeReader(store, remote, otype, counts[otype], spill, time_left, by_ids=by_ids)
+            for links in store.link_pages(otype, LINK_PAGE, after=after):
                 time_left()
                 q_twins, b_twins = reader.twins(links)
                 if otype in PARTY_OF:
@@ -458,15 +512,41 @@ def tie_out(config, store, remote, deadline=None, clock=time.monotonic):
                     else:
                         _compare_payment(report, link, q, b)
                 report.compared += len(links)
+                position = _Position(otype, links[-1].qbo_id)
             spill.clear()
     except _TimeUp:
-        # a party's balance over part of its documents proves nothing either way
+        # a party's balance over part of its documents proves nothing yet: kept to go on with
         report.stopped = True
+        report.resume_state = _resume_state(position, report, parties)
         return report
     finally:
         spill.close()
     parties.report(report)
     return report
+
+
+@dataclass
+class _Position:
+    object_type: str      # the type being compared
+    after: str            # the QuickBooks id of the last link compared in it (None: none yet)
+
+
+def _resume_state(position, report, parties):
+    return {"object_type": position.object_type, "after": position.after,
+            "documents": report.documents, "payments": report.payments, "compared": report.compared,
+            "open_qbo": _json_money(report.open_qbo), "open_billcom": _json_money(report.open_billcom),
+            "differences": [d.as_dict() for d in report.differences],
+            "parties": parties.state()}
+
+
+def _restore(state, report, parties):
+    """Put a stopped tie-out's counts, differences and party balances back; where it goes on."""
+    report.documents, report.payments = state["documents"], state["payments"]
+    report.compared = state["compared"]
+    report.open_qbo, report.open_billcom = Decimal(state["open_qbo"]), Decimal(state["open_billcom"])
+    report.differences = [Difference.from_dict(d) for d in state["differences"]]
+    parties.restore(state["parties"])
+    return _Position(state["object_type"], state["after"])
 
 
 class _TimeUp(Exception):

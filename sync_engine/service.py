@@ -56,10 +56,11 @@ class SyncService:
             self._add_tie_out(result)
         return result
 
-    def tie_out(self, deadline=None):
+    def tie_out(self, deadline=None, resume=None):
         """The tie-out now, without running a sync (reads only); with ``deadline``
-        (``time.monotonic()`` time) it stops there and says how far it got."""
-        return compute_tie_out(self.config, self.store, self.remote, deadline=deadline)
+        (``time.monotonic()`` time) it stops there and says how far it got, and
+        ``resume`` (a stopped report's ``resume_state``) goes on from there."""
+        return compute_tie_out(self.config, self.store, self.remote, deadline=deadline, resume=resume)
 
     def _add_tie_out(self, result):
         """Append the tie-out's verdict to the run's message and keep it with the run.

@@ -137,10 +137,10 @@ class Store:
         links = sorted(self.load_links([object_type]), key=lambda link: link.qbo_id)
         return [link for link in links if after is None or link.qbo_id > after][:limit]
 
-    def link_pages(self, object_type, size=1000):
-        """Every link of ``object_type``, a page of ``size`` at a time: a reader
-        that walks a type this way holds one page, whatever the company's size."""
-        after = None
+    def link_pages(self, object_type, size=1000, after=None):
+        """Every link of ``object_type`` (from the first whose QuickBooks id sorts
+        after ``after``), a page of ``size`` at a time: a reader that walks a
+        type this way holds one page, whatever the company's size."""
         while True:
             page = self.link_page(object_type, after, size)
             if page:

@@ -4,7 +4,7 @@ from unittest.mock import patch
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from ..sync_engine import service as engine_service
+from ..sync_engine import reconcile as engine_reconcile, service as engine_service
 from .common import SyncCase
 
 
@@ -53,28 +53,64 @@ class TestTieOut(SyncCase):
         self.assertEqual(self.env["billcom_qbo.tie_out_line"].search_count(
             [("connection_id", "=", self.connection.id)]), 1)
 
-    def test_a_tie_out_out_of_time_says_so_once_and_is_not_started_again(self):
+    def test_a_tie_out_always_out_of_time_still_gets_a_page_further_each_round(self):
         """A worker killed past the server's time limit would leave the tie-out
-        due, to be started (and killed) again every round. The tie-out stops at
-        the batch's deadline instead. A large company at a real latency cannot
-        be run here, so the time is made to be up as the tie-out starts."""
+        due, to be started from the beginning (and killed) again every round.
+        The tie-out stops at the batch's deadline instead and goes on in the
+        next round, a page at least each time. A large company at a real
+        latency cannot be run here, so the time is made to be up as each round
+        of the tie-out starts."""
         real_tie_out = engine_service.compute_tie_out
-        deadlines = []
+        deadlines, rounds = [], []
 
-        def out_of_time(config, store, remote, deadline=None):
+        def out_of_time(config, store, remote, deadline=None, resume=None):
             deadlines.append(deadline)
-            return real_tie_out(config, store, remote, deadline=time.monotonic() - 1)
+            report = real_tie_out(config, store, remote, deadline=time.monotonic() - 1, resume=resume)
+            rounds.append(report.compared)
+            return report
 
         with patch.object(engine_service, "compute_tie_out", out_of_time):
             run = self.run_now()
         self.assertRunFinished(run)
-        self.assertEqual(len(deadlines), 1, "the tie-out ran once, not again each round")
-        self.assertIsNotNone(deadlines[0], "the batch's deadline was given to the tie-out")
+        self.assertTrue(all(deadlines), "the batch's deadline was given to the tie-out")
+        # the first round stopped before reading anything; each one after it compared more
+        self.assertEqual(rounds[0], 0)
+        self.assertTrue(all(b > a for a, b in zip(rounds, rounds[1:])), rounds)
         self.assertFalse(run.tie_out_due)
-        self.assertFalse(run.books_agree, "an unfinished tie-out proves nothing")
-        self.assertTrue(run.tie_out_verdict.startswith("Tie-out not finished: 0 of "), run.tie_out_verdict)
+        self.assertFalse(run.sudo().tie_out_state)
+        self.assertTrue(run.books_agree, run.tie_out_verdict)
         self.assertIn(run.tie_out_verdict, run.message)
         self.assertFalse(self.env["billcom_qbo.run"]._waiting_count(), "nothing left waiting")
+
+    def test_a_tie_out_longer_than_a_round_goes_on_round_after_round_to_its_verdict(self):
+        """A large company's tie-out at a real latency takes more than one
+        scheduler round. Here each round has time for one page of two links
+        (the time is simulated: such a company cannot be run here); the last
+        round's verdict is the one a tie-out in one go gives."""
+        self.assertRunFinished(self.run_now())
+        in_one_go, _ = self.connection._compute_tie_out()
+        self.assertTrue(in_one_go.agrees, in_one_go.verdict())
+        real_tie_out = engine_service.compute_tie_out
+        rounds = []
+
+        def one_page_a_round(config, store, remote, deadline=None, resume=None):
+            ticks = iter(range(1000))   # the clock is read before each type and each page
+            report = real_tie_out(config, store, remote, deadline=2, clock=lambda: next(ticks), resume=resume)
+            rounds.append((report.compared, report.links))
+            return report
+
+        with patch.object(engine_reconcile, "LINK_PAGE", 2), \
+                patch.object(engine_service, "compute_tie_out", one_page_a_round):
+            run = self.run_now()
+        self.assertRunFinished(run)
+        self.assertGreater(len(rounds), 3, rounds)
+        self.assertEqual([done for done, _ in rounds], sorted(done for done, _ in rounds), "each round went on")
+        self.assertEqual(rounds[-1], (in_one_go.links, in_one_go.links))
+        self.assertFalse(run.tie_out_due)
+        self.assertTrue(run.books_agree)
+        self.assertEqual(run.tie_out_verdict, in_one_go.verdict())
+        self.assertEqual((run.tie_out_compared, run.tie_out_links), (in_one_go.links, in_one_go.links))
+        self.assertFalse(run.sudo().tie_out_state)
 
     def test_only_managers_compute_users_read(self):
         self.assertRunFinished(self.run_now())
