@@ -242,10 +242,6 @@ class _Twin:
         """Deleted, archived or voided: no longer part of the books on this side."""
         return self.missing or self.voided or self.archived
 
-    @property
-    def readable(self):
-        return not self.missing and self.error is None
-
     def row(self):
         return json.dumps([self.label, self.error, self.missing, self.voided, self.archived,
                            _json_money(self.total), _json_money(self.balance), _json_money(self.amount),
@@ -288,8 +284,8 @@ class _Spill:
         ids = list(ids)
         for start in range(0, len(ids), SPILL_LOOKUP):
             chunk = ids[start:start + SPILL_LOOKUP]
-            rows = self._db.execute(f"SELECT id, twin FROM twins WHERE side = ? AND id IN ({','.join('?' * len(chunk))})",
-                                    (side, *chunk))
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id, twin FROM twins WHERE side = ? AND id IN ({marks})", (side, *chunk))
             found.update((rid, _Twin.from_row(side, text)) for rid, text in rows)
         return found
 
@@ -313,9 +309,10 @@ class _TypeReader:
 
     Each side is read whichever way costs fewer requests for the type's whole
     count of links: QuickBooks by ``where Id in (...)`` chunks of the page, or
-    one paged ``select *``; Bill.com by an ``id`` filter when the type has only
+    one paged ``select *``; Bill.com by ``id`` filters when the type has only
     a few links, or its whole listing. A listing is read once, before the first
-    page, and what it holds of linked records waits in the spill."""
+    page, and what it holds of linked records waits in the spill. ``by_ids``
+    (a tie-out that goes on): ids only, whatever the count."""
 
     def __init__(self, store, remote, object_type, count, spill, time_left, by_ids=False):
         self.store, self.remote, self.object_type, self.spill = store, remote, object_type, spill
