@@ -29,7 +29,6 @@ import math
 import sqlite3
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -40,7 +39,6 @@ from .records import CENT, MappingError
 
 QBO_ID_CHUNK = 200        # ids per "where Id in (...)" select
 BILLCOM_ID_CHUNK = 50     # ids per Bill.com "id:in:" filter (one page of at most 100)
-BILLCOM_IN_FLIGHT = 3     # Bill.com's concurrent requests per organization
 LINK_PAGE = 1000          # links compared at a time
 LISTING_BATCH = 1000      # listed records looked up in the store at a time
 SPILL_LOOKUP = 500        # ids per spill query
@@ -375,21 +373,19 @@ class _TypeReader:
         return {k: v for k, v in found.items() if k in wanted}
 
     def _billcom_by_ids(self, ids):
-        """Bill.com records by ``id`` filters of ``BILLCOM_ID_CHUNK``, three in flight
-        (Bill.com's concurrent requests per organization)."""
+        """Bill.com records by ``id`` filters of ``BILLCOM_ID_CHUNK``, as many in flight
+        as the client allows."""
         chunks = [ids[start:start + BILLCOM_ID_CHUNK] for start in range(0, len(ids), BILLCOM_ID_CHUNK)]
-        if not chunks:
-            return {}
+        billcom = self.remote.billcom
 
         def read(chunk):
-            rows = self.remote.billcom.list(self.collection, filters=[("id", "in", chunk)], page_size=BILLCOM_PAGE)
+            rows = billcom.list(self.collection, filters=[("id", "in", chunk)], page_size=BILLCOM_PAGE)
             return [obj for obj in rows if isinstance(obj, dict)]
         wanted = set(ids)
         found = {}
-        with ThreadPoolExecutor(max_workers=min(BILLCOM_IN_FLIGHT, len(chunks))) as pool:
-            for rows in pool.map(read, chunks):
-                # an ignored filter only costs reads: the ids are checked here
-                found.update((obj.get("id"), obj) for obj in rows if obj.get("id") in wanted)
+        for rows in billcom.map_concurrently(read, chunks, return_exceptions=False):
+            # an ignored filter only costs reads: the ids are checked here
+            found.update((obj.get("id"), obj) for obj in rows if obj.get("id") in wanted)
         return found
 
 
