@@ -35,6 +35,7 @@ import time
 from bench.engine_side import _GCTimer  # the garbage collector's pauses, as bench.run counts them
 from sync_engine.config import ConnectionConfig
 from sync_engine.mapping import ENTITIES
+from sync_engine.memory import fewer_collections
 from sync_engine.plan import WrittenLink
 from sync_engine.planner import Planner
 from sync_engine.remote import Remote
@@ -119,7 +120,13 @@ def capture(workload):
 
 
 def _round(captured, config, now, pauses, run_like):
-    """(CPU seconds, records planned, garbage collection seconds) of one plan."""
+    """(CPU seconds, records planned, garbage collection seconds) of one plan,
+    with the garbage collector passing as often as during a run."""
+    with fewer_collections():
+        return _plan_once(captured, config, now, pauses, run_like)
+
+
+def _plan_once(captured, config, now, pauses, run_like):
     clock = _Clock(now)
     remote = _Replay(captured, clock)
     planner = Planner(config, SQLiteStore(":memory:"), remote, clock=clock)

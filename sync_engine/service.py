@@ -18,6 +18,7 @@ import logging
 from .planner import Plan, Planner  # noqa: F401  (re-exported for callers)
 from .errors import SyncError
 from .executor import Executor, RunResult  # noqa: F401
+from .memory import fewer_collections
 from .reconcile import tie_out as compute_tie_out
 from .remote import Remote
 from .secrets import Scrubber
@@ -40,7 +41,8 @@ class SyncService:
 
     def preview(self):
         """The Plan a run would carry out now. Sends no write to either side."""
-        return Planner(self.config, self.store, self.remote, rule_book=self.rule_book).plan()
+        with fewer_collections():
+            return Planner(self.config, self.store, self.remote, rule_book=self.rule_book).plan()
 
     def run(self, trigger="manual", user=None, stop_after_writes=None, tie_out=True):
         """Take the connection's lock, plan, apply the plan, log every record;
@@ -50,7 +52,8 @@ class SyncService:
                             progress=self.progress, stop_after_writes=stop_after_writes)
         # planned and carried out a type and a page at a time: the run holds the
         # link map and the current page, whatever the size of the company
-        result = executor.run(planner=Planner(self.config, self.store, self.remote, rule_book=self.rule_book))
+        with fewer_collections():
+            result = executor.run(planner=Planner(self.config, self.store, self.remote, rule_book=self.rule_book))
         result.tie_out = None
         if tie_out and result.state in ("done", "partial"):
             self._add_tie_out(result)
@@ -60,7 +63,8 @@ class SyncService:
         """The tie-out now, without running a sync (reads only); with ``deadline``
         (``time.monotonic()`` time) it stops there and says how far it got, and
         ``resume`` (a stopped report's ``resume_state``) goes on from there."""
-        return compute_tie_out(self.config, self.store, self.remote, deadline=deadline, resume=resume)
+        with fewer_collections():
+            return compute_tie_out(self.config, self.store, self.remote, deadline=deadline, resume=resume)
 
     def _add_tie_out(self, result):
         """Append the tie-out's verdict to the run's message and keep it with the run.

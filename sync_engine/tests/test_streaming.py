@@ -172,3 +172,43 @@ def test_a_first_sync_keeps_the_links_of_its_page_not_every_link_it_made(monkeyp
         q_bills = {b.get("DocNumber"): q_vendors[b["VendorRef"]["value"]] for b in c.sb.qbo.all("Bill")}
         made_bills = {b["invoice"]["invoiceNumber"]: vendors[b["vendorId"]] for b in c.sb.billcom.all("bills")}
         assert made_bills and all(q_bills[number] == name for number, name in made_bills.items())
+
+
+def test_a_run_collects_garbage_less_often_and_leaves_the_process_as_it_found_it():
+    import gc
+    import threading
+    from sync_engine.memory import RUN_COLLECTION_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    during = []
+    with demo_company() as c:
+        result = c.service(progress=lambda *a: during.append(gc.get_threshold()) or True).run(tie_out=False)
+        assert result.state == "done", result.message
+    assert during and all(t[0] == RUN_COLLECTION_THRESHOLD for t in during)
+    assert gc.get_threshold() == before
+
+    # runs of two connections overlapping in one server: the first to end leaves
+    # the other's setting alone, the last gives the process its own back
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with fewer_collections():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with fewer_collections():
+            second_in.set()
+            first_out.wait(5)
+            seen["after the first ended"] = gc.get_threshold()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen["after the first ended"][0] == RUN_COLLECTION_THRESHOLD
+    assert gc.get_threshold() == before
