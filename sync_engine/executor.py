@@ -227,11 +227,12 @@ class Executor:
     def _emit(self, lines):
         """Run lines go to the store in batches (links, not lines, are what must be
         durable at once); the last ones are written before the run closes."""
+        self.scrub.refresh()   # once for the batch: the texts were all made by now
         for line in lines:
             for name in ("message", "remote_error", "record"):
                 value = getattr(line, name)
                 if value:
-                    setattr(line, name, self.scrub(value))
+                    setattr(line, name, self.scrub.mask(value))
             action = "failed" if line.state == "failed" else line.action
             self.tally[f"{line.object_type}|{line.direction}|{action}"] += 1
             if line.state == "failed" or line.action == "error":

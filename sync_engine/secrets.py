@@ -118,8 +118,20 @@ class Scrubber:
     def __call__(self, text):
         if not text or not isinstance(text, str):
             return text
+        self.refresh()
+        return self.mask(text)
+
+    def refresh(self):
+        """Learn what ``source`` holds now (a token rotated since the last call)."""
         if self.source is not None:
             self.learn(self.source())
+
+    def mask(self, text):
+        """``text`` with every secret known so far masked (``refresh`` first to
+        learn the source's latest: a caller scrubbing many texts at one moment
+        asks the source once)."""
+        if not text or not isinstance(text, str):
+            return text
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         if ":" in text or "=" in text or _SCHEME_WORD.search(text):  # what every pattern needs
