@@ -120,13 +120,26 @@ class QboWindow(RunWindow):
         super().__init__()
         self.start = int(start)
         self.entities = list(entities)
+        # a record last updated (in its own time zone) on a day before the UTC day
+        # a day before the start is older than the window whatever its offset (a
+        # local time is at most 12 hours behind UTC): it is passed without parsing its time
+        self._days_before = datetime.datetime.fromtimestamp(
+            self.start - 86400, datetime.timezone.utc).strftime("%Y-%m-%d")
 
     def _note(self, book, entity, obj):
         if not isinstance(obj, dict) or obj.get("Id") is None:
             return
+        if self._on_a_day_before(obj):
+            return  # most of a first sync's read: older than the window
         stamp = last_updated(obj)
         if stamp is None or stamp >= self.start - 1:
             book.note(entity, str(obj["Id"]), str(obj.get("SyncToken")))
+
+    def _on_a_day_before(self, obj):
+        meta = obj.get("MetaData")
+        text = meta.get("LastUpdatedTime") if type(meta) is dict else None
+        # "2025-07-24T10:35:08-07:00": the date first, so text order is time order
+        return type(text) is str and len(text) >= 19 and text[4] == "-" and text[:10] < self._days_before
 
     def known(self, entity, obj):
         if obj.get("status") == "Deleted":

@@ -81,3 +81,27 @@ def test_the_stamp_book_takes_no_match_astride_two_digests(monkeypatch):
     book.note("bills", "008899aabbccddee", "")
     assert book.has("bills", "008899aabbccddee", "")
     assert not book.has("bills", "00556677008899aa", "")   # bytes 4..11 of bucket 0
+
+
+def test_the_planning_window_keeps_every_record_changed_in_it_whatever_its_time_zone():
+    import datetime
+    start = int(datetime.datetime(2026, 12, 3, 6, 0, tzinfo=datetime.timezone.utc).timestamp())
+    window = qbo_cursor.QboWindow(start, ["Bill"])
+
+    def bill(rid, stamp):
+        return {"Id": rid, "SyncToken": "0", "MetaData": {"LastUpdatedTime": stamp}}
+
+    records = {
+        "in the window, on the day before in Baker Island time": bill("1", "2026-12-02T18:30:00-12:00"),
+        "in the window, in UTC": bill("2", "2026-12-03T06:30:00Z"),
+        "with no time at all": {"Id": "3", "SyncToken": "0"},
+        "with a time that is not one": bill("4", "yesterday"),
+        "a minute before the window, in Kiribati time": bill("5", "2026-12-03T19:59:00+14:00"),
+        "years before": bill("6", "2015-07-24T10:35:08-07:00"),
+        "two days before, near midnight in Baker Island time": bill("7", "2026-12-01T23:59:59-12:00"),
+    }
+    for obj in records.values():
+        window.saw("Bill", obj)
+    kept = {what for what, obj in records.items() if window.seen.has("Bill", obj["Id"], "0")}
+    assert kept == {"in the window, on the day before in Baker Island time", "in the window, in UTC",
+                    "with no time at all", "with a time that is not one"}
