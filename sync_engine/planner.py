@@ -581,14 +581,13 @@ class Planner(PaymentPlanning, LaterEvents):
         verdict = self.rules.carried_shape(otype, values, _target(direction))
         return None if verdict.allowed else verdict
 
-    def _missing_refs(self, rec, links, target_side):
-        """References that will not exist on the target side: neither linked nor
+    def _missing_refs(self, rec, links):
+        """References that will not exist on the other side: neither linked nor
         created earlier in this plan."""
-        token = links.qbo_token if rec.side == "qbo" else links.billcom_token
-        resolve = links.to_billcom if target_side == "billcom" else links.to_qbo
-        missing = []
+        twins = links.by_qbo if rec.side == "qbo" else links.by_bc
+        planned, side, missing = self.run.planned, rec.side, []
         for ref in refs_in(rec.values):
-            if resolve(token(ref)) or (ref.object_type, rec.side, ref.remote_id) in self.run.planned:
+            if twins.twin_id(ref.object_type, ref.remote_id) or (ref.object_type, side, ref.remote_id) in planned:
                 continue
             missing.append(ref)
         return missing
@@ -616,8 +615,7 @@ class Planner(PaymentPlanning, LaterEvents):
             return PlanItem(self._line(otype, NO_DIRECTION, "link", rec, qbo_id=q.remote_id, billcom_id=b.remote_id,
                                        message="Already on both sides: linked, nothing written."),
                             source=rec, target=match)
-        target_side = "billcom" if direction == QBO_TO_BC else "qbo"
-        missing = self._missing_refs(rec, links, target_side)
+        missing = self._missing_refs(rec, links)
         if missing:
             ref = missing[0]
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=Code.MISSING_REFERENCE,
