@@ -18,8 +18,9 @@ decoding is not counted. Two figures a round, CPU per record planned:
 * ``preview``: ``Planner.plan()``, as the wizard's preview plans (it holds
   every record to the end);
 * ``run``: ``begin`` and each step timed as ``bench.engine_side`` times a
-  run, with between steps the links the executor's creates would add (not
-  counted), so later types find their vendors, customers and lists linked.
+  run, with between steps the links the executor's creates would add saved
+  to a store on disk (not counted), so later types find their vendors,
+  customers and lists linked, and read their links a page at a time.
 
 Each figure includes the garbage collector's pauses, shown apart. Left out:
 the HTTP client's cost of reading the pages (see ``bench.transport_cpu``).
@@ -30,17 +31,17 @@ import gc
 import os
 import pickle
 import statistics
+import tempfile
 import time
 
 from bench.engine_side import _GCTimer  # the garbage collector's pauses, as bench.run counts them
 from sync_engine.config import ConnectionConfig
 from sync_engine.mapping import ENTITIES
 from sync_engine.memory import fewer_collections
-from sync_engine.plan import WrittenLink
 from sync_engine.planner import Planner
 from sync_engine.remote import Remote
 from sync_engine.sandbox import Sandboxes
-from sync_engine.store import SQLiteStore
+from sync_engine.store import Link, SQLiteStore
 
 from .workload import WORKLOADS, seed_company
 
@@ -127,9 +128,18 @@ def _round(captured, config, now, pauses, run_like):
 
 
 def _plan_once(captured, config, now, pauses, run_like):
+    with tempfile.TemporaryDirectory() as folder:   # a store on disk, as a run's
+        store = SQLiteStore(os.path.join(folder, "sync.sqlite"))
+        try:
+            return _plan_with(captured, config, now, pauses, run_like, store)
+        finally:
+            store.close()
+
+
+def _plan_with(captured, config, now, pauses, run_like, store):
     clock = _Clock(now)
     remote = _Replay(captured, clock)
-    planner = Planner(config, SQLiteStore(":memory:"), remote, clock=clock)
+    planner = Planner(config, store, remote, clock=clock)
     gc.collect()
     pauses.seconds, cpu, items = 0.0, 0.0, 0
     c0 = time.process_time()
@@ -137,6 +147,7 @@ def _plan_once(captured, config, now, pauses, run_like):
         items = len(planner.plan().items)
         return time.process_time() - c0 - remote.pages.decoding, items, pauses.seconds
     plan = planner.begin()
+    plan.links.batch = "bench"   # the token an executor's creates carry
     steps = planner.steps(plan)
     while True:
         step = next(steps, None)
@@ -144,10 +155,14 @@ def _plan_once(captured, config, now, pauses, run_like):
         if step is None:
             return cpu - remote.pages.decoding, items, pauses.seconds
         items += len(step)
-        for item in step:   # what the executor's creates would add to the link map
-            line = item.line
-            if line.action == "create" and line.qbo_id:
-                plan.links.add(WrittenLink(line.object_type, line.qbo_id, f"bc-{line.qbo_id}"))
+        # the links the executor's creates would save: the store has them, and the
+        # planner reads them back a page at a time, as in a run
+        created = [Link(item.line.object_type, item.line.qbo_id, f"bc-{item.line.qbo_id}", created_in="bench")
+                   for item in step if item.line.action == "create" and item.line.qbo_id]
+        if created:
+            store.save_links(created)
+            for link in created:
+                plan.links.created(link)
         c0 = time.process_time()
 
 
