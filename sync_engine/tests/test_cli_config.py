@@ -264,3 +264,13 @@ def test_the_scrubber_masks_every_credential_form():
     config = ConnectionConfig.from_dict(VALID)
     assert basic in config.secrets()
     assert basic not in Scrubber(source=config.secrets)(f"echo {basic}")
+
+
+def test_a_scrubber_masks_a_token_its_source_rotated_since_it_last_asked():
+    held = {"token": "access-token-first-0001"}
+    scrub = Scrubber(source=lambda: [held["token"]])
+    assert scrub("sent access-token-first-0001") == f"sent {MASK}"
+    held["token"] = "access-token-second-0002"   # QuickBooks rotated it during the run
+    assert scrub.mask("sent access-token-second-0002") == "sent access-token-second-0002"  # not asked yet
+    scrub.refresh()   # what the executor does once before each batch of run lines
+    assert scrub.mask("sent access-token-second-0002, then access-token-first-0001") == f"sent {MASK}, then {MASK}"
