@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .config import OBJECT_TYPES
-from .mapping.common import refs_in
+from .mapping.common import LIST_TYPES, NAME_TYPES, refs_in
 from .records import Record
 from .store import RunLine
 
@@ -19,6 +19,14 @@ WRITE_ACTIONS = ("create", "update", "archive", "void")
 QBO_TO_BC = "qbo_to_billcom"
 BC_TO_QBO = "billcom_to_qbo"
 NO_DIRECTION = "none"
+
+# Records that documents and payments refer to by the thousand: the twins of
+# those a type's pages name are kept from one page of the type to the next
+# (``_Side.twins``), at most TWINS_KEPT a side, rather than read again a page at
+# a time. A mid-size company's documents name about 5,000 of them; a larger
+# company's pages each read those the kept ones do not cover.
+REFERENCED_TYPES = frozenset(LIST_TYPES) | frozenset(NAME_TYPES)
+TWINS_KEPT = 4096
 
 
 class WrittenLink:
@@ -43,19 +51,28 @@ class _Side:
     (``pinned``, kept for the whole run; a WrittenLink as its twin's id alone)
     and those read from the store for the current step (``seen``, None for an
     id known to have no link), dropped by ``LinkIndex.evict``."""
-    __slots__ = ("qbo", "index", "types", "seen")
+    __slots__ = ("qbo", "index", "types", "seen", "twins", "twins_held")
 
     def __init__(self, qbo, index):
         self.qbo = qbo      # keyed by QuickBooks ids (else Bill.com ids)
         self.index = index
         self.types = {}     # pinned: {object type: {id: Link or twin id}}
         self.seen = {}      # read from the store: {object type: {id: Link or None}}
+        self.twins = {}     # kept from page to page: {referenced type: {id: twin's id}}
+        self.twins_held = 0
 
     def __setitem__(self, key, link):
         otype, rid = key
         if isinstance(link, WrittenLink):
             link = link.billcom_id if self.qbo else link.qbo_id
         self.types.setdefault(otype, {})[rid] = link
+        self.twin_changed(otype, rid, link)
+
+    def twin_changed(self, otype, rid, link):
+        """A kept twin follows its link (``link``: a Link or the twin's id)."""
+        kept = self.twins.get(otype)
+        if kept is not None and rid in kept:
+            kept[rid] = link if isinstance(link, str) else (link.billcom_id if self.qbo else link.qbo_id)
 
     def _link(self, otype, rid, found):
         if isinstance(found, str):
@@ -84,10 +101,33 @@ class _Side:
     def twin_id(self, otype, rid):
         """The id of the linked twin on the other side, or None: what resolving
         a reference needs, without handing out a WrittenLink for it."""
+        kept = self.twins.get(otype)
+        if kept is not None:
+            twin = kept.get(rid)
+            if twin is not None:
+                return twin
         found = self._find(otype, rid)
         if found is None or isinstance(found, str):
-            return found
-        return found.billcom_id if self.qbo else found.qbo_id
+            twin = found
+        else:
+            twin = found.billcom_id if self.qbo else found.qbo_id
+        if twin is not None and otype in REFERENCED_TYPES:
+            self._keep_twin(otype, rid, twin)
+        return twin
+
+    def _keep_twin(self, otype, rid, twin):
+        if self.twins_held >= TWINS_KEPT:   # bounded: start over rather than grow
+            self.forget_twins()
+        self.twins.setdefault(otype, {})[rid] = twin
+        self.twins_held += 1
+
+    def forget_twins(self):
+        self.twins.clear()
+        self.twins_held = 0
+
+    def kept_twin(self, otype, rid):
+        kept = self.twins.get(otype)
+        return kept is not None and rid in kept
 
     def __getitem__(self, key):
         found = self.get(key)
@@ -170,6 +210,9 @@ class LinkIndex:
         otype = link.object_type
         self.by_qbo.seen.setdefault(otype, {})[link.qbo_id] = link.billcom_id if written else link
         self.by_bc.seen.setdefault(otype, {})[link.billcom_id] = link.qbo_id if written else link
+        if otype in REFERENCED_TYPES:
+            self.by_qbo.twin_changed(otype, link.qbo_id, link.billcom_id)
+            self.by_bc.twin_changed(otype, link.billcom_id, link.qbo_id)
 
     def created(self, link):
         """A link this run's own create added, now in the store (or kept here without one)."""
@@ -180,16 +223,19 @@ class LinkIndex:
         self._seen(link, written=True)
 
     def prefetch(self, side, records):
-        """Read at once the links of ``records`` (read on ``side``) and of what they refer to."""
+        """Read at once the links of ``records`` (read on ``side``) and of what they
+        refer to, but for references whose twins are kept from an earlier page."""
         if not self.stored or not records:
             return
         wanted = {}
+        kept = (self.by_qbo if side == "qbo" else self.by_bc).kept_twin
         for rec in records:
             if not isinstance(rec, Record):
                 continue  # a record that could not be read: it gets an error line, no link
             wanted.setdefault(rec.object_type, set()).add(rec.remote_id)
             for ref in refs_in(rec.values):
-                wanted.setdefault(ref.object_type, set()).add(ref.remote_id)
+                if not kept(ref.object_type, ref.remote_id):
+                    wanted.setdefault(ref.object_type, set()).add(ref.remote_id)
         for otype, rids in wanted.items():
             self.prefetch_ids(side, otype, rids)
 
@@ -215,6 +261,11 @@ class LinkIndex:
         """Forget the links read from the store (a step has been carried out)."""
         self.by_qbo.seen.clear()
         self.by_bc.seen.clear()
+
+    def forget_twins(self):
+        """Forget the twins kept from page to page (the planner moves to another type)."""
+        self.by_qbo.forget_twins()
+        self.by_bc.forget_twins()
 
     # ------------------------------------------------------------- tokens
     @staticmethod

@@ -95,6 +95,7 @@ class Planner(PaymentPlanning, LaterEvents):
         earlier types, a link the run's own create just added (``LinkIndex.written``)
         counts as the create it planned (``_planned``), as a preview counts it."""
         for otype in self.types:
+            plan.links.forget_twins()  # those the pages of the type before named
             for items in self._type_steps(otype, plan):
                 if items:
                     yield items

@@ -212,3 +212,69 @@ def test_a_run_collects_garbage_less_often_and_leaves_the_process_as_it_found_it
         t.join(10)
     assert seen["after the first ended"][0] == RUN_COLLECTION_THRESHOLD
     assert gc.get_threshold() == before
+
+
+def _store_asked(monkeypatch, c):
+    """[(type planned, object type, id)] the store was asked for a link of, in order."""
+    asked, planning = [], [None]
+    find_links = c.store.find_links
+
+    def counted(object_type, side, ids):
+        ids = list(ids)
+        asked.extend((planning[0], object_type, rid) for rid in ids)
+        return find_links(object_type, side, ids)
+
+    type_steps = Planner._type_steps
+
+    def noted(planner, otype, plan):
+        planning[0] = otype
+        yield from type_steps(planner, otype, plan)
+
+    monkeypatch.setattr(c.store, "find_links", counted)
+    monkeypatch.setattr(Planner, "_type_steps", noted)
+    return asked
+
+
+def test_the_store_is_asked_once_for_the_vendor_of_bills_on_many_pages(monkeypatch):
+    _small_pages(monkeypatch)
+    with demo_company() as c:
+        q = c.sb.qbo
+        hicks = next(v for v in q.all("Vendor") if v["DisplayName"] == "Hicks Hardware")
+        for n in range(8):   # four pages of two bills, all naming Hicks Hardware
+            bill(q, hicks, 10 + n, DocNumber=f"HH-PAGE-{n}")
+        asked = _store_asked(monkeypatch, c)
+        preview = c.service().preview()
+        result = c.run(tie_out=False)
+        assert result.state == "done", result.message
+        assert sorted(map(_key, result.lines)) == sorted(map(_key, preview.lines))
+        hicks_bc = next(v for v in c.sb.billcom.all("vendors") if v["name"] == "Hicks Hardware")
+        made = [b for b in c.sb.billcom.all("bills") if b["invoice"]["invoiceNumber"].startswith("HH-PAGE-")]
+        assert len(made) == 8 and {b["vendorId"] for b in made} == {hicks_bc["id"]}
+        while_bills = [a for a in asked if a[:2] == ("bill", "vendor") and a[2] == str(hicks["Id"])]
+        assert len(while_bills) == 1, while_bills
+
+
+def test_the_twins_kept_from_page_to_page_stay_within_their_bound(monkeypatch):
+    from sync_engine import plan as plan_module
+    _small_pages(monkeypatch)
+    monkeypatch.setattr(plan_module, "TWINS_KEPT", 3)
+    held = []
+    carry_out = Executor.carry_out
+
+    def measured(executor, items):
+        held.append(max(executor.links.by_qbo.twins_held, executor.links.by_bc.twins_held))
+        return carry_out(executor, items)
+
+    monkeypatch.setattr(Executor, "carry_out", measured)
+    with demo_company() as c:
+        preview = c.service().preview()
+        result = c.run(tie_out=False)
+        assert result.state == "done", result.message
+        assert sorted(map(_key, result.lines)) == sorted(map(_key, preview.lines))
+        assert held and max(held) <= 3
+        # and what was written is what a run without the bound writes
+        vendors = {v["id"]: v["name"] for v in c.sb.billcom.all("vendors")}
+        q_vendors = {v["Id"]: v["DisplayName"] for v in c.sb.qbo.all("Vendor")}
+        q_bills = {b.get("DocNumber"): q_vendors[b["VendorRef"]["value"]] for b in c.sb.qbo.all("Bill")}
+        made_bills = {b["invoice"]["invoiceNumber"]: vendors[b["vendorId"]] for b in c.sb.billcom.all("bills")}
+        assert made_bills and all(q_bills[number] == name for number, name in made_bills.items())
