@@ -76,6 +76,12 @@ def exact_number(value, field_name, noun=None):
 
 def money(value, field_name):
     """A JSON amount as an exact 2-decimal string; rejects what is not money."""
+    if type(value) is Decimal:   # how the clients decode a JSON fraction
+        text = str(value)
+        # "3249.68", "-0.05": cents already, and 13 digits at most before the point
+        # (below MAX_AMOUNT); NaN, Infinity and exponents ("1E+3") go the long way
+        if text[-3:-2] == "." and len(text) - (text[0] == "-") <= 16:
+            return text
     # a Decimal is never missing (and comparing one with "" costs a numbers-ABC check)
     if type(value) is not Decimal and (value is None or value == "" or isinstance(value, bool)):
         raise MappingError(field_name, f"amount is missing or not a number ({value!r})")

@@ -64,6 +64,20 @@ def test_negative_amounts_are_kept_exactly():
     assert money(-0.1, "x") == "-0.10" and money("1e2", "x") == "100.00"
 
 
+@pytest.mark.parametrize("decoded, expected", [
+    ("3249.68", "3249.68"), ("-0.05", "-0.05"), ("-0.00", "-0.00"), ("9999999999999.99", "9999999999999.99"),
+    ("-9999999999999.99", "-9999999999999.99"), ("12.3", "12.30"), ("12.300", "12.30"), ("1E+3", "1000.00"),
+    ("1.2E-1", "0.12"), ("10000000000000.00", "too large"), ("-10000000000000.00", "too large"),
+    ("12.345", "fractions of a cent"), ("NaN", "finite"), ("-Infinity", "finite")])
+def test_amounts_as_the_clients_decode_them_are_cents_exactly_or_refused(decoded, expected):
+    """The clients decode JSON fractions as Decimals: what is already in cents
+    and below the limit is taken as it is, anything else the long way."""
+    try:
+        assert money(Decimal(decoded), "Amount") == expected
+    except MappingError as err:
+        assert err.field == "Amount" and expected in err.message
+
+
 def test_diff_is_field_level():
     assert diff({"name": "A", "address": {"city": "X"}}, {"name": "A", "address": {"city": "Y"}}) == \
         {"address.city": ["X", "Y"]}
