@@ -50,7 +50,9 @@ class _Side:
     """The links of one side by (object type, id): those this run added
     (``pinned``, kept for the whole run; a WrittenLink as its twin's id alone)
     and those read from the store for the current step (``seen``, None for an
-    id known to have no link), dropped by ``LinkIndex.evict``."""
+    id known to have no link), dropped by ``LinkIndex.evict``; and the twins'
+    ids of list and party records the pages of one type name (``twins``), for
+    resolving references, dropped by ``LinkIndex.forget_twins``."""
     __slots__ = ("qbo", "index", "types", "seen", "twins", "twins_held")
 
     def __init__(self, qbo, index):
