@@ -123,12 +123,7 @@ def capture(workload):
 def _round(captured, config, now, pauses, run_like):
     """(CPU seconds, records planned, garbage collection seconds) of one plan,
     with the garbage collector passing as often as during a run."""
-    with fewer_collections():
-        return _plan_once(captured, config, now, pauses, run_like)
-
-
-def _plan_once(captured, config, now, pauses, run_like):
-    with tempfile.TemporaryDirectory() as folder:   # a store on disk, as a run's
+    with fewer_collections(), tempfile.TemporaryDirectory() as folder:   # a store on disk, as a run's
         store = SQLiteStore(os.path.join(folder, "sync.sqlite"))
         try:
             return _plan_with(captured, config, now, pauses, run_like, store)
