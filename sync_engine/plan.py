@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .config import OBJECT_TYPES
-from .mapping.common import LIST_TYPES, NAME_TYPES, refs_in
+from .mapping.common import LIST_TYPES, NAME_TYPES
 from .records import Record
 from .store import RunLine
 
@@ -235,7 +235,7 @@ class LinkIndex:
             if not isinstance(rec, Record):
                 continue  # a record that could not be read: it gets an error line, no link
             wanted.setdefault(rec.object_type, set()).add(rec.remote_id)
-            for ref in refs_in(rec.values):
+            for ref in rec.refs:
                 if not kept(ref.object_type, ref.remote_id):
                     wanted.setdefault(ref.object_type, set()).add(ref.remote_id)
         for otype, rids in wanted.items():

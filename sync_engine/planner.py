@@ -23,7 +23,7 @@ from .billcom_cursors import BillComWindow
 from .qbo_cursor import QboWindow
 from .mapping import (CREDIT_APPLICATION, CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, NAME_TYPES, PAYMENT_TYPES,
                       QBO_TYPE, diff, lines_total, name_key, neutral, read_billcom, read_qbo, record_money,
-                      refs_in, type_label)
+                      type_label)
 from .billcom.errors import NotFound as BillComNotFound
 from .mapping.common import forget_shared_refs
 from .memory import give_back_freed_memory
@@ -343,10 +343,10 @@ class Planner(PaymentPlanning, LaterEvents):
                 kept.append(q)
         q_ok, excluded = self._excluded(otype, kept, "qbo", links)
         items += self._excluded_items(otype, excluded, state)
-        for rec in q_ok:
+        for rec in q_ok if state.bc_keys else ():  # only a Bill.com record of that key can ask for it
             if (otype, rec.remote_id) not in links.by_qbo and rec.natural_key:
                 key = self._key(rec, links)
-                if key in state.bc_keys:  # only a Bill.com record of that key can ask for it
+                if key in state.bc_keys:
                     state.q_unlinked.setdefault(key, rec)
         page_items = []
         for q in q_ok:
@@ -587,7 +587,7 @@ class Planner(PaymentPlanning, LaterEvents):
         created earlier in this plan."""
         twins = links.by_qbo if rec.side == "qbo" else links.by_bc
         planned, side, missing = self.run.planned, rec.side, []
-        for ref in refs_in(rec.values):
+        for ref in rec.refs:
             if twins.twin_id(ref.object_type, ref.remote_id) or (ref.object_type, side, ref.remote_id) in planned:
                 continue
             missing.append(ref)
@@ -606,7 +606,7 @@ class Planner(PaymentPlanning, LaterEvents):
         if verdict:
             return PlanItem(self._line(otype, direction, "skip", rec, rule_code=verdict.code,
                                        message=verdict.message), retry_next_run=verdict.retry_next_run)
-        match = other_unlinked.pop(self._key(rec, links), None) if rec.natural_key else None
+        match = other_unlinked.pop(self._key(rec, links), None) if rec.natural_key and other_unlinked else None
         if match is not None:
             q, b = (rec, match) if rec.side == "qbo" else (match, rec)
             if handled_other is not None:

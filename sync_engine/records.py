@@ -53,6 +53,49 @@ class Record:
     def deleted(self):
         return bool(self.facts.get("deleted"))
 
+    @property
+    def refs(self):
+        """Every Ref in ``values``, in order, gathered once: the planner asks twice
+        a record (the links to read, then what is missing), and ``values`` are
+        not changed once read."""
+        refs = self.__dict__.get("_refs")
+        if refs is None:
+            refs = self.__dict__["_refs"] = refs_in(self.values)
+        return refs
+
+
+# the types a JSON value decodes to (amounts as Decimal): nothing to look into
+PLAIN_JSON_TYPES = frozenset((str, int, float, bool, Decimal, type(None)))
+
+
+def refs_in(values):
+    """Every Ref in a record's values, in order (to check dependencies before
+    planning): a list, gathered without a generator per nested dict or list."""
+    found = []
+    _gather_refs(values, found)
+    return found
+
+
+def _gather_refs(values, found):
+    kind = type(values)
+    if kind is dict or kind is list:   # the common shapes first
+        for v in (values.values() if kind is dict else values):
+            inner = type(v)
+            if inner is Ref:
+                found.append(v)
+            elif inner not in PLAIN_JSON_TYPES:
+                _gather_refs(v, found)
+    elif kind in PLAIN_JSON_TYPES:
+        pass
+    elif isinstance(values, Ref):
+        found.append(values)
+    elif isinstance(values, dict):
+        for v in values.values():
+            _gather_refs(v, found)
+    elif isinstance(values, list):
+        for v in values:
+            _gather_refs(v, found)
+
 
 def exact_number(value, field_name, noun=None):
     """A JSON number (or its text) as an exact ``Decimal``; rejects what is not a

@@ -15,10 +15,10 @@ below dispatch through it by object type.
 """
 from decimal import Decimal, InvalidOperation
 
-from ..records import MappingError, Record
+from ..records import MappingError, Record, refs_in
 from . import documents, lists, parties, payments
 from .common import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES, QBO_TYPE,
-                     Mapper, _bc_id, _qbo_id, diff, name_key, neutral, qbo_voided, refs_in)
+                     Mapper, _bc_id, _qbo_id, diff, name_key, neutral, qbo_voided)
 from .documents import DISCOUNT_LINE, TAX_LINE, lines_total
 from .lists import ACCOUNT_TYPES, ACCOUNT_TYPES_BACK, ITEM_TYPES, ITEM_TYPES_BACK
 from .payments import (CREDIT_APPLICATION, PAYMENT_MARK_BILLCOM, PAYMENT_MARK_QBO, billcom_payment_body,

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional
 
-from ..records import MappingError, Ref
+from ..records import PLAIN_JSON_TYPES as _PLAIN, MappingError, Ref
 
 # object type -> (QBO entity, Bill.com collection)
 ENTITIES = {
@@ -68,10 +68,13 @@ def _new_ref(object_type, remote_id, name):
 
 def _ref(obj, key, object_type, field_name):
     ref = obj.get(key)
-    if isinstance(ref, dict):
+    if type(ref) is dict or isinstance(ref, dict):
         value = ref.get("value")
         if value:
-            return _new_ref(object_type, str(value), ref.get("name"))
+            name = ref.get("name")
+            if type(value) is str and (name is None or type(name) is str):  # as QBO sends them: shared
+                return _shared_ref(object_type, value, name)
+            return _new_ref(object_type, str(value), name)
         if not ref:
             return None
     elif ref is None or ref == "":
@@ -166,7 +169,6 @@ def qbo_voided(obj):
 
 
 # ---------------------------------------------------------- neutral values
-_PLAIN = frozenset((str, int, float, bool, Decimal, type(None)))
 
 
 def neutral(values, token):
@@ -186,35 +188,6 @@ def neutral(values, token):
     if isinstance(values, list):
         return [neutral(v, token) for v in values]
     return values
-
-
-def refs_in(values):
-    """Every Ref in a record's values, in order (to check dependencies before
-    planning): a list, gathered without a generator per nested dict or list."""
-    found = []
-    _gather_refs(values, found)
-    return found
-
-
-def _gather_refs(values, found):
-    kind = type(values)
-    if kind is dict or kind is list:   # the common shapes first
-        for v in (values.values() if kind is dict else values):
-            inner = type(v)
-            if inner is Ref:
-                found.append(v)
-            elif inner not in _PLAIN:
-                _gather_refs(v, found)
-    elif kind in _PLAIN:
-        pass
-    elif isinstance(values, Ref):
-        found.append(values)
-    elif isinstance(values, dict):
-        for v in values.values():
-            _gather_refs(v, found)
-    elif isinstance(values, list):
-        for v in values:
-            _gather_refs(v, found)
 
 
 def diff(old, new, prefix=""):
