@@ -347,13 +347,15 @@ class Executor:
         self._emit([i.line for i in items])
         self._advance(len(items), f"{otype}: linked")
 
-    def _link(self, otype, q, b, origin=None):
+    def _link(self, otype, q, b, origin=None, qbo_values=None):
+        """The link of a pair, with each side's neutral values as synced;
+        ``qbo_values``: those of ``q`` when the write already worked them out."""
         snapshot = None
         if otype in ("bill_payment", "received_payment"):
             credits = _credit_keys(b.values.get("credits"))
             snapshot = {"credits": credits} if credits else None
         else:
-            snapshot = {"qbo": neutral(q.values, self.links.qbo_token),
+            snapshot = {"qbo": qbo_values if qbo_values is not None else neutral(q.values, self.links.qbo_token),
                         "billcom": neutral(b.values, self.links.billcom_token)}
             known = self.links.by_qbo.get((otype, q.remote_id))
             origin = origin or ((known.snapshot or {}).get("origin") if known else None)
@@ -671,8 +673,10 @@ class Executor:
         self._wrote_billcom(otype, obj, linked=True)
         b = read_billcom(otype, obj)
         item.line.billcom_id = b.remote_id
-        link = self._link(otype, item.source if item.source.side == "qbo" else item.target, b,
-                          origin="qbo" if item.line.action == "create" else None)
+        from_qbo = item.source.side == "qbo"  # then the values written are the QuickBooks side's, neutral
+        link = self._link(otype, item.source if from_qbo else item.target, b,
+                          origin="qbo" if item.line.action == "create" else None,
+                          qbo_values=item.values if from_qbo else None)
         _release(item)
         return link
 
