@@ -230,13 +230,14 @@ class LinkIndex:
         if not self.stored or not records:
             return
         wanted = {}
-        kept = (self.by_qbo if side == "qbo" else self.by_bc).kept_twin
+        twins = (self.by_qbo if side == "qbo" else self.by_bc).twins
         for rec in records:
             if not isinstance(rec, Record):
                 continue  # a record that could not be read: it gets an error line, no link
             wanted.setdefault(rec.object_type, set()).add(rec.remote_id)
             for ref in rec.refs:
-                if not kept(ref.object_type, ref.remote_id):
+                kept = twins.get(ref.object_type)   # _Side.kept_twin, asked of every reference
+                if kept is None or ref.remote_id not in kept:
                     wanted.setdefault(ref.object_type, set()).add(ref.remote_id)
         for otype, rids in wanted.items():
             self.prefetch_ids(side, otype, rids)

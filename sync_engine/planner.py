@@ -516,13 +516,15 @@ class Planner(PaymentPlanning, LaterEvents):
             return (ref_token, number)
         return key
 
-    def _line(self, otype, direction, action, rec, **kw):
-        ids = {"qbo_id": kw.pop("qbo_id", None), "billcom_id": kw.pop("billcom_id", None)}
-        ids[f"{'qbo' if rec.side == 'qbo' else 'billcom'}_id"] = rec.remote_id
+    def _line(self, otype, direction, action, rec, qbo_id=None, billcom_id=None, **kw):
+        """The run line of ``rec`` (its own id on its side, the twin's when known)."""
+        if rec.side == "qbo":
+            qbo_id = rec.remote_id
+        else:
+            billcom_id = rec.remote_id
         if "amount" not in kw:
             kw["amount"], kw["currency"] = record_money(rec)
-        return RunLine(object_type=otype, direction=direction, action=action, record=rec.label,
-                       state="planned", **ids, **kw)
+        return RunLine(otype, direction, action, rec.label, qbo_id, billcom_id, state="planned", **kw)
 
     def _error_item(self, otype, err, direction):
         side = "QuickBooks" if err.side == "qbo" else "Bill.com"

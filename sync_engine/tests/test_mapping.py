@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_engine.mapping import (ENTITIES, billcom_body, diff, neutral, qbo_body, read_billcom, read_qbo)
-from sync_engine.records import MappingError, money
+from sync_engine.records import MappingError, Ref, money, refs_in
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -31,6 +31,21 @@ def test_documented_qbo_bill_reads_to_exact_amounts():
     assert [l["amount"] for l in rec.values["lines"]] == ["80.00", "125.00"]
     assert rec.facts["total"] == "205.00" and rec.facts["balance"] == "105.00"
     assert rec.label == "Bill INV-88213 (Norton Lumber)"
+
+
+def test_a_bills_references_are_listed_in_the_order_they_appear():
+    # the planner names the first reference that is not synced on a held bill's line
+    rec = read_qbo("bill", QBO_BILL)
+    assert [(r.object_type, r.remote_id) for r in rec.refs] == [
+        ("vendor", "46"), ("item", "11"), ("class", "5000000000000142238"), ("account", "64"), ("customer", "8")]
+    assert rec.refs is rec.refs   # gathered once: the values of a record read are not changed
+
+
+def test_references_nested_below_a_line_are_found_in_place():
+    a, b, c, d = (Ref("account", str(i)) for i in range(4))
+    values = {"vendor": a, "lines": [{"account": b, "split": {"class": c}}, {"amount": "1.00", "item": d}],
+              "memo": {"customer": a}}
+    assert refs_in(values) == [a, b, c, d, a]
 
 
 def test_documented_billcom_bill_reads_to_exact_amounts():
