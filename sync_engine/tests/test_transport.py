@@ -88,6 +88,23 @@ def test_params_json_and_headers_as_requests_sends_them(server, session):
     assert posted["headers"]["content-type"] == "application/json"
 
 
+def test_a_long_filtered_list_and_odd_paths_arrive_as_requests_sends_them(server, session):
+    # a Bill.com read-back of 100 ids: quotes, colons and commas in one long query
+    ids = [f"00n01ABCDEFGH{i:05d}" for i in range(100)]
+    params = {"max": 100, "filters": 'id:in:"' + ",".join(ids) + '"', "sort": "createdTime:asc"}
+    ours = session.request("GET", server + "/v3/bills", params=params, timeout=5).json()["path"]
+    with requests.Session() as reference:
+        theirs = reference.get(server + "/v3/bills", params=params, timeout=5).json()["path"]
+    assert ours == theirs and urllib.parse.parse_qs(urllib.parse.urlsplit(ours).query)["filters"] == [
+        params["filters"]]
+    # a path with a space and a query already in the URL, and no path at all
+    assert session.get(server + "/v3/a b/c?x=1", params={"y": "2"}, timeout=5).json()["path"] == \
+        "/v3/a%20b/c?x=1&y=2"
+    assert session.get(server, timeout=5).json()["path"] == "/"
+    with pytest.raises(requests.exceptions.InvalidURL):
+        session.get("/v3/bills", timeout=5)
+
+
 def test_form_and_text_bodies(server, session):
     form = session.post(server + "/token", data={"grant_type": "refresh_token", "refresh_token": "r/t"},
                         timeout=5).json()
