@@ -116,6 +116,12 @@ def _gather_refs(values, found):
             _gather_refs(v, found)
 
 
+def blank(value):
+    """A field left out or sent empty: None or empty text. (``value in (None, "")``
+    says the same, but compares a Decimal amount with text, about ten times as long.)"""
+    return value is None or (isinstance(value, str) and not value)
+
+
 def exact_number(value, field_name, noun=None):
     """A JSON number (or its text) as an exact ``Decimal``; rejects what is not a
     finite number. ``noun`` ("amount") starts the error message."""

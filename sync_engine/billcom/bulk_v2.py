@@ -43,7 +43,7 @@ from decimal import Decimal
 
 import requests
 
-from ..records import json_dumps
+from ..records import blank, json_dumps
 from .client import MAX_PAGE, _never_connected
 from .errors import (BillComError, BillComMalformedResponse, BillComUnavailable, BillComValidationError,
                      SessionInvalid, error_class)
@@ -304,7 +304,7 @@ def to_v2(collection, body):
 
 def _given(body, names):
     """{v2 name: value} for the v3 fields of ``body`` that hold something."""
-    return {v2: body[v3] for v3, v2 in names if body.get(v3) not in (None, "")}
+    return {v2: body[v3] for v3, v2 in names if not blank(body.get(v3))}
 
 
 def _address(addr, prefix):

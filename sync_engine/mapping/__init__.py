@@ -15,7 +15,7 @@ below dispatch through it by object type.
 """
 from decimal import Decimal, InvalidOperation
 
-from ..records import MappingError, Record, refs_in
+from ..records import MappingError, Record, blank, refs_in
 from . import documents, lists, parties, payments
 from .common import (CREDIT_TYPES, DOCUMENT_TYPES, ENTITIES, LIST_TYPES, NAME_TYPES, PAYMENT_TYPES, QBO_TYPE,
                      Mapper, _bc_id, _qbo_id, diff, name_key, neutral, qbo_voided)
@@ -54,7 +54,7 @@ def record_money(record):
         amount = (record.values or {}).get("amount")
     else:  # most lines of a first sync: asked before anything else
         return None, None
-    if amount in (None, "") or record.deleted:
+    if blank(amount) or record.deleted:
         return None, None
     try:
         amount = Decimal(str(amount))

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional
 
-from ..records import PLAIN_JSON_TYPES as _PLAIN, MappingError, Ref
+from ..records import PLAIN_JSON_TYPES as _PLAIN, MappingError, Ref, blank
 
 # object type -> (QBO entity, Bill.com collection)
 ENTITIES = {
@@ -83,7 +83,7 @@ def _ref(obj, key, object_type, field_name):
 
 
 def _bc_ref(value, object_type, field_name, name=None):
-    if value in (None, ""):
+    if blank(value):
         return None
     if not isinstance(value, str):
         raise MappingError(field_name, f"is not a valid id ({value!r})")
@@ -126,7 +126,7 @@ def _currency(obj, key):
     value = obj.get(key)
     if isinstance(value, dict):
         value = value.get("value")
-    if value in (None, ""):
+    if blank(value):
         return "USD"
     if not isinstance(value, str):
         raise MappingError(key, f"is not a currency code ({value!r})")
@@ -141,7 +141,7 @@ def _qbo_id(obj):
     if not isinstance(obj, dict):
         raise MappingError("object", f"expected a JSON object, got {type(obj).__name__}")
     rid = obj.get("Id")
-    if rid in (None, ""):
+    if blank(rid):
         raise MappingError("Id", "is missing")
     return str(rid)
 

@@ -7,7 +7,7 @@ lines of their own (adjustments), read back as the discount and the tax.
 """
 from decimal import ROUND_HALF_UP, Decimal
 
-from ..records import MappingError, date, exact_number, money, text
+from ..records import MappingError, blank, date, exact_number, money, text
 from .common import Mapper, _bc_ref, _currency, _dict, _items, _list, name_key, qbo_voided, _ref, _str
 
 
@@ -68,7 +68,7 @@ def _qbo_lines(obj, detail_types, doc_field="Line"):
             inner, inner_discount = _qbo_lines(group, detail_types, "Line") if group.get("Line") else ([], 0)
             stated = line.get("Amount")
             inner_total = sum((Decimal(i["amount"]) for i in inner), ZERO) - inner_discount
-            if stated not in (None, "") and Decimal(money(stated, f"{where}.Amount")) != inner_total:
+            if not blank(stated) and Decimal(money(stated, f"{where}.Amount")) != inner_total:
                 raise MappingError(f"{where}.Amount", f"bundle amount {stated} is not the sum of its lines "
                                    f"({inner_total:.2f})")
             lines.extend(inner)
@@ -95,9 +95,9 @@ def _qbo_line_values(line, kind, detail):
         if item is not None:
             out["item"] = item
         quantity, price = detail.get("Qty"), detail.get("UnitPrice")
-        if quantity not in (None, ""):
+        if not blank(quantity):
             out["quantity"] = _number(quantity, "Qty")
-        if price not in (None, ""):
+        if not blank(price):
             out["price"] = _number(price, "UnitPrice")
     if detail.get("ClassRef"):
         out["class"] = _ref(detail, "ClassRef", "class", "ClassRef")
@@ -125,7 +125,7 @@ def _bc_lines(obj, key, kind):
 def _bc_line_values(line, kind, cls):
     """One Bill.com line (fields named within the line)."""
     amount, quantity, price = line.get("amount"), line.get("quantity"), line.get("price")
-    if amount in (None, "") and quantity not in (None, "") and price not in (None, ""):
+    if blank(amount) and not blank(quantity) and not blank(price):
         amount = _line_amount(Decimal(str(quantity)), Decimal(str(price)))
     out = {"amount": money(amount, "amount"), "description": text(line.get("description"), "description")}
     if cls.get("chartOfAccountId"):
@@ -134,9 +134,9 @@ def _bc_line_values(line, kind, cls):
     if item_id:
         out["item"] = _bc_ref(item_id, "item", "itemId")
     # a bill line has a quantity and price only with an item
-    if (kind != "bill" or item_id) and quantity not in (None, ""):
+    if (kind != "bill" or item_id) and not blank(quantity):
         out["quantity"] = _number(quantity, "quantity")
-    if (kind != "bill" or item_id) and price not in (None, ""):
+    if (kind != "bill" or item_id) and not blank(price):
         out["price"] = _number(price, "price")
     if cls.get("accountingClassId"):
         out["class"] = _bc_ref(cls["accountingClassId"], "class", "accountingClassId")
@@ -265,8 +265,8 @@ def _qbo_document(kind, party_key, party_type, detail_types):
         }
         values["lines"], discount = _qbo_lines(obj, detail_types)
         tax = _dict(obj, "TxnTaxDetail").get("TotalTax")
-        tax = Decimal(money(tax, "TxnTaxDetail.TotalTax")) if tax not in (None, "") else ZERO
-        if tax and obj.get("GlobalTaxCalculation") == "TaxInclusive" and obj.get("TotalAmt") not in (None, "") \
+        tax = Decimal(money(tax, "TxnTaxDetail.TotalTax")) if not blank(tax) else ZERO
+        if tax and obj.get("GlobalTaxCalculation") == "TaxInclusive" and not blank(obj.get("TotalAmt")) \
                 and lines_total(values) - discount == Decimal(money(obj.get("TotalAmt"), "TotalAmt")):
             tax = ZERO  # amounts include the tax already: it is inside the lines
         if discount:
@@ -315,9 +315,9 @@ CREDIT_LEFT_FIELDS = ("availableAmount", "remainingAmount", "unappliedAmount")
 def _bc_credit_left(obj, total):
     """What is left of a credit: the field that says so, else total - appliedAmount."""
     for name in CREDIT_LEFT_FIELDS:
-        if obj.get(name) not in (None, ""):
+        if not blank(obj.get(name)):
             return money(obj.get(name), name)
-    if obj.get("appliedAmount") not in (None, ""):
+    if not blank(obj.get("appliedAmount")):
         return str(Decimal(total) - Decimal(money(obj.get("appliedAmount"), "appliedAmount")))
     return total
 
@@ -339,7 +339,7 @@ def _bc_document(kind):
             balance = money(obj.get("dueAmount", total), "dueAmount")
             party_type = "customer"
             tax = obj.get("salesTaxTotal")
-            tax = money(tax, "salesTaxTotal") if tax not in (None, "") else None
+            tax = money(tax, "salesTaxTotal") if not blank(tax) else None
         else:
             vendor = kind == "vendor_credit"
             party_type = "vendor" if vendor else "customer"
@@ -396,7 +396,7 @@ def _bc_credits_applied(obj, kind):
             out[credit_id] = str(Decimal(out.get(credit_id, 0)) +
                                  Decimal(money(c.get("amount"), f"vendorCredits[{i}].amount")))
         return out
-    if kind == "invoice" and obj.get("creditAmount") not in (None, ""):
+    if kind == "invoice" and not blank(obj.get("creditAmount")):
         amount = money(obj.get("creditAmount"), "creditAmount")
         return {"*": amount} if Decimal(amount) else {}
     return {}

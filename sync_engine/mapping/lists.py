@@ -5,7 +5,7 @@ each, side by side; ``MAPPERS`` names them for the dispatch.
 """
 from decimal import Decimal
 
-from ..records import MappingError, money, text
+from ..records import MappingError, blank, money, text
 from .common import Mapper, name_key
 
 # QBO account types <-> the Bill.com chart-of-accounts type names
@@ -88,7 +88,7 @@ def _qbo_item(obj):
     price = obj.get("UnitPrice")
     values = {"name": name, "item_type": ITEM_TYPES.get(obj.get("Type"), "SERVICE"),
               "description": text(obj.get("Description"), "Description"),
-              "price": money(price, "UnitPrice") if price not in (None, "") else None,
+              "price": money(price, "UnitPrice") if not blank(price) else None,
               "active": obj.get("Active", True) is not False}
     return values, f"Item {name}", (name_key(name),), {"qbo_type": obj.get("Type")}
 
@@ -98,7 +98,7 @@ def _bc_item(obj):
     price = obj.get("price")
     values = {"name": name, "item_type": obj.get("type") or "SERVICE",
               "description": text(obj.get("description"), "description"),
-              "price": money(price, "price") if price not in (None, "") else None,
+              "price": money(price, "price") if not blank(price) else None,
               "active": not obj.get("archived", False)}
     return values, f"Item {name}", (name_key(name),), {}
 

@@ -3,7 +3,7 @@
 An address is the same five fields on both sides under other names; each
 side's names are listed once and serve reading and writing alike.
 """
-from ..records import MappingError, text
+from ..records import MappingError, blank, text
 from .common import Mapper, _currency, _dict, name_key, _ref
 
 # (our field, the side's field) of an address
@@ -18,7 +18,7 @@ def _read_address(addr, field_name, names):
         return None
     if not isinstance(addr, dict):
         raise MappingError(field_name, "is not an address object")
-    out = {ours: str(addr.get(theirs)) for ours, theirs in names if addr.get(theirs) not in (None, "")}
+    out = {ours: str(addr.get(theirs)) for ours, theirs in names if not blank(addr.get(theirs))}
     return out or None
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_engine.mapping import (ENTITIES, billcom_body, diff, neutral, qbo_body, read_billcom, read_qbo)
-from sync_engine.records import MappingError, Ref, money, refs_in
+from sync_engine.records import MappingError, Ref, blank, money, refs_in
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -46,6 +46,13 @@ def test_references_nested_below_a_line_are_found_in_place():
     values = {"vendor": a, "lines": [{"account": b, "split": {"class": c}}, {"amount": "1.00", "item": d}],
               "memo": {"customer": a}}
     assert refs_in(values) == [a, b, c, d, a]
+
+
+@pytest.mark.parametrize("value, is_blank", [(None, True), ("", True), ("0", False), (" ", False), (0, False),
+                                             (Decimal("0.00"), False), (False, False), ([], False)])
+def test_only_a_missing_or_empty_field_is_blank(value, is_blank):
+    # a zero quantity or amount is a value the mapping keeps, never a field left out
+    assert blank(value) is is_blank
 
 
 def test_documented_billcom_bill_reads_to_exact_amounts():
