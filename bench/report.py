@@ -3,6 +3,8 @@ endpoint, wall time, engine CPU, peak memory, each next to its floor), the
 ratios, the targets marked met or missed, and a closing note on the misses."""
 import math
 
+from sync_engine.planner import PLAN_PAGE
+
 from . import floor as floors
 from .workload import WORKLOADS
 
@@ -436,6 +438,9 @@ def _story(self):
     points = sorted((d, sum(v) / len(v)) for d, v in mem_points.items())
     base, slope = _fit(points)
     fit_label = f"fit over {len(points)} size(s)"
+    # a run holds one page of a type at a time: below a page, memory grows with the
+    # page being filled, which says nothing of a company of many pages
+    fits = max(WORKLOADS[m.size].unpaid_bills for m in measured) >= PLAN_PAGE
     rows, causes = [], []
 
     def verdict(met, shortfall, cause):
@@ -517,6 +522,12 @@ def _story(self):
                 same = [x for x in measured if x.size == size]
                 if same:
                     mem, how = same[0].ours["rss_peak_mb"], f"as measured ({same[0].label})"
+                elif not fits:
+                    rows.append((head, _lat(latency), "peak memory", "-",
+                                 f"not projected (sizes measured < a page of {PLAN_PAGE:,}; bench.memory)",
+                                 "-", "-", "-", "-",
+                                 f"<= {TARGET_MEMORY_MB} MB", "not measured"))
+                    continue
                 else:
                     mem, how = base + slope * workload.documents, f"projected ({fit_label})"
             rows.append((head, _lat(latency), "peak memory", f"{mem:.0f} MB", how, "-", "-", "-", "-",
