@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e13")  # beyond any bill either system accepts
+MAX_WHOLE = 10 ** 13          # the same, for a JSON integer
 
 
 class MappingError(ValueError):
@@ -144,14 +145,22 @@ def exact_number(value, field_name, noun=None):
 
 def money(value, field_name):
     """A JSON amount as an exact 2-decimal string; rejects what is not money."""
-    if type(value) is Decimal:   # how the clients decode a JSON fraction
+    kind = type(value)
+    if kind is Decimal:   # how the clients decode a JSON fraction
         text = str(value)
-        # "3249.68", "-0.05": cents already, and 13 digits at most before the point
-        # (below MAX_AMOUNT); NaN, Infinity and exponents ("1E+3") go the long way
-        if text[-3:-2] == "." and len(text) - (text[0] == "-") <= 16:
-            return text
+        # at most 13 digits before the point (below MAX_AMOUNT); NaN, Infinity
+        # and exponents ("1E+3") go the long way
+        size = len(text) - (text[0] == "-")
+        if text[-3:-2] == ".":   # "3249.68", "-0.05": cents already
+            if size <= 16:
+                return text
+        elif text[-2:-1] == ".":   # "710.0": a double as Bill.com prints one
+            if size <= 15:
+                return text + "0"
+    elif kind is int and -MAX_WHOLE < value < MAX_WHOLE:   # a JSON integer ("quantity": 6)
+        return f"{value}.00"
     # a Decimal is never missing (and comparing one with "" costs a numbers-ABC check)
-    if type(value) is not Decimal and (value is None or value == "" or isinstance(value, bool)):
+    if kind is not Decimal and (value is None or value == "" or isinstance(value, bool)):
         raise MappingError(field_name, f"amount is missing or not a number ({value!r})")
     amount = exact_number(value, field_name, "amount")
     if abs(amount) >= MAX_AMOUNT:

@@ -90,7 +90,9 @@ def test_negative_amounts_are_kept_exactly():
     ("3249.68", "3249.68"), ("-0.05", "-0.05"), ("-0.00", "-0.00"), ("9999999999999.99", "9999999999999.99"),
     ("-9999999999999.99", "-9999999999999.99"), ("12.3", "12.30"), ("12.300", "12.30"), ("1E+3", "1000.00"),
     ("1.2E-1", "0.12"), ("10000000000000.00", "too large"), ("-10000000000000.00", "too large"),
-    ("12.345", "fractions of a cent"), ("NaN", "finite"), ("-Infinity", "finite")])
+    ("12.345", "fractions of a cent"), ("NaN", "finite"), ("-Infinity", "finite"),
+    ("710.0", "710.00"), ("-0.5", "-0.50"), ("9999999999999.9", "9999999999999.90"),
+    ("10000000000000.0", "too large"), ("450", "450.00"), ("-0", "-0.00"), ("1E+1", "10.00")])
 def test_amounts_as_the_clients_decode_them_are_cents_exactly_or_refused(decoded, expected):
     """The clients decode JSON fractions as Decimals: what is already in cents
     and below the limit is taken as it is, anything else the long way."""
@@ -98,6 +100,16 @@ def test_amounts_as_the_clients_decode_them_are_cents_exactly_or_refused(decoded
         assert money(Decimal(decoded), "Amount") == expected
     except MappingError as err:
         assert err.field == "Amount" and expected in err.message
+
+
+@pytest.mark.parametrize("decoded, expected", [
+    (450, "450.00"), (-7, "-7.00"), (0, "0.00"), (9999999999999, "9999999999999.00"),
+    (10 ** 13, "too large"), (-10 ** 13, "too large"), (True, "not a number")])
+def test_json_integers_are_whole_amounts_or_refused(decoded, expected):
+    try:
+        assert money(decoded, "amount") == expected
+    except MappingError as err:
+        assert err.field == "amount" and expected in err.message
 
 
 def test_diff_is_field_level():
