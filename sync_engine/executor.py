@@ -77,6 +77,7 @@ class Executor:
         self.retries = set()
         self._defaults = None
         self._bulk_v2 = None
+        self._stopping = False      # a Bill.com write stopped the run: settle what was sent, send nothing new
 
     # ------------------------------------------------------------ the run
     def run(self, make_plan=None, planner=None):
@@ -559,18 +560,21 @@ class Executor:
             limit = self.remote.billcom.bulk_limit(collection)
             chunks = [bodies[start:start + limit] for start in range(0, len(bodies), limit)]
             bulk = self.remote.billcom.bulk_create
-            for chunk, created, exc in self._in_flight(chunks, lambda c: bulk(collection, [b for _, b in c])):
+
+            def settle(chunk, created, exc):
                 if exc is not None:
                     if not _record_level(exc):
                         raise exc
-                    # all-or-nothing: nothing was created; find the bad record one by one
-                    self._billcom_each(otype, chunk, lambda body: self.remote.billcom.create(collection, body))
-                    continue
+                    if not self._stopping:  # all-or-nothing: nothing was created; find the bad record one by one
+                        self._billcom_each(otype, chunk, lambda body: self.remote.billcom.create(collection, body))
+                    return
                 self._wrote()
                 links = [self._written_billcom(otype, item, obj) for (item, _), obj in zip(chunk, created)]
                 self._save(links)
                 self._emit([item.line for item, _ in chunk])
                 self._advance(len(chunk), f"{otype}: Bill.com create")
+
+            self._in_flight(chunks, lambda c: bulk(collection, [b for _, b in c]), settle)
         else:
             self._billcom_each(otype, bodies, lambda body: self.remote.billcom.create(collection, body))
 
@@ -601,14 +605,15 @@ class Executor:
         on its own through v3, by ``BulkV2``)."""
         bulk = self.billcom_v2()
         chunks = [bodies[start:start + bulk.limit] for start in range(0, len(bodies), bulk.limit)]
-        for chunk, outcomes, exc in self._in_flight(chunks, lambda c: bulk.create(collection, [b for _, b in c])):
+
+        def settle(chunk, outcomes, exc):
             if exc is not None:
                 if not _record_level(exc):
                     raise exc
                 for item, _ in chunk:
                     self._fail(item, exc)
                 self._emit([item.line for item, _ in chunk])
-                continue
+                return
             self._wrote()
             links = []
             for (item, _), outcome in zip(chunk, outcomes):
@@ -619,6 +624,8 @@ class Executor:
             self._save(links)
             self._emit([item.line for item, _ in chunk])
             self._advance(len(chunk), f"{otype}: Bill.com create")
+
+        self._in_flight(chunks, lambda c: bulk.create(collection, [b for _, b in c]), settle)
 
     def _billcom_body(self, otype, item):
         resolve = self._resolver(self.links.to_billcom, "Bill.com")
@@ -637,36 +644,60 @@ class Executor:
             return self.remote.billcom.record_ap_payment(body)
         return self.remote.billcom.record_ar_payment(body)
 
-    def _in_flight(self, jobs, call):
+    def _in_flight(self, jobs, call, settle):
         """Run ``call(job)`` 3 at a time (Bill.com's limit per organization) and
-        yield ``(job, result, error)`` in job order, holding at most a small
-        window of answers in memory. Only this thread touches the store."""
+        ``settle(job, result, error)`` each in job order, holding at most a small
+        window of answers in memory. Only this thread touches the store.
+
+        When a settle stops the run (a person's stop, a connection-level error),
+        no job is sent any more, but the writes already sent are settled: one
+        that Bill.com made keeps its link, never an orphan the next run has to
+        find again. Then the first reason to stop is raised."""
+        stop = None
         with ThreadPoolExecutor(max_workers=BILLCOM_WORKERS) as pool:
             pending = deque()
-            try:
-                for job in jobs:
-                    pending.append((job, pool.submit(call, job)))
-                    if len(pending) >= IN_FLIGHT_WINDOW:
-                        yield _outcome(*pending.popleft())
-                while pending:
-                    yield _outcome(*pending.popleft())
-            finally:
-                for _, future in pending:
-                    future.cancel()
+
+            def settle_next():
+                nonlocal stop
+                job, future = pending.popleft()
+                if future.cancelled():
+                    return   # never sent
+                try:
+                    settle(*_outcome(job, future))
+                except Exception as exc:   # noqa: BLE001 - kept, raised once the writes sent are settled
+                    if stop is None:
+                        stop, self._stopping = exc, True
+                        for _, waiting in pending:
+                            waiting.cancel()   # not sent yet: it stays unsent (a running one cannot be)
+
+            for job in jobs:
+                if stop is not None:
+                    break
+                pending.append((job, pool.submit(call, job)))
+                if len(pending) >= IN_FLIGHT_WINDOW:
+                    settle_next()
+            while pending:
+                settle_next()
+        if stop is not None:
+            self._stopping = False
+            raise stop
 
     def _billcom_each(self, otype, pairs, write):
         """Single writes, 3 in flight; each link saved as its write finishes."""
-        for (item, _), obj, exc in self._in_flight(pairs, lambda pair: write(pair[1])):
+        def settle(pair, obj, exc):
+            item = pair[0]
             if exc is not None:
                 if isinstance(exc, RemoteError) and not _record_level(exc):
                     raise exc
                 self._fail(item, exc)
                 self._emit([item.line])
-                continue
+                return
             self._wrote()
             self._save([self._written_billcom(otype, item, obj)])
             self._emit([item.line])
             self._advance(1, f"{otype}: Bill.com write")
+
+        self._in_flight(pairs, lambda pair: write(pair[1]), settle)
 
     def _written_billcom(self, otype, item, obj):
         item.line.state = "done"

@@ -5,7 +5,7 @@ made twice."""
 from sync_engine import planner as planner_module
 from sync_engine.executor import Executor
 from sync_engine.planner import Planner
-from sync_engine.tests.qbo_support import bill, vendor
+from sync_engine.tests.qbo_support import bill, customer, vendor
 from sync_engine.tests.sync_support import business_view, demo_company
 
 
@@ -89,6 +89,30 @@ def test_stopped_between_batches_mid_type_then_resumed_nothing_twice(monkeypatch
         second = c.run(tie_out=False)
         assert second.state == "done", second.message
         assert business_view(c.sb) == expected
+
+
+def test_a_stop_during_bill_com_writes_keeps_the_link_of_every_write_already_sent():
+    """Bill.com writes go 3 at a time: when a person stops the run at the first
+    one done, those already sent still finish, and each keeps its link (no
+    orphan in Bill.com for the next run to find again); none is sent after."""
+    with demo_company(seed=None) as c:
+        for n in range(9):
+            customer(c.sb.qbo, f"Harbor Client {n}", PrimaryEmailAddr={"Address": f"client{n}@example.com"})
+
+        def stop_at_the_first_customer(done, total, stage):
+            return not stage.startswith("customer: Bill.com")
+
+        first = c.service(progress=stop_at_the_first_customer).run("manual", user="test", tie_out=False)
+        assert first.state == "interrupted"
+        made = {x["id"] for x in c.sb.billcom.all("customers")}
+        linked = {link.billcom_id for link in c.store.load_links(["customer"])}
+        assert made and linked == made
+        c.clock.advance(3600)
+        second = c.run(tie_out=False)
+        assert second.state == "done", second.message
+        names = sorted(x["name"] for x in c.sb.billcom.all("customers"))
+        assert names == sorted(f"Harbor Client {n}" for n in range(9))
+        assert len(c.store.load_links(["customer"])) == 9
 
 
 def test_links_the_run_writes_count_as_planned_creates_for_the_types_after(monkeypatch):
