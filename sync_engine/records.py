@@ -79,27 +79,8 @@ def refs_in(values):
 
 def _gather_refs(values, found):
     kind = type(values)
-    if kind is dict:   # a record's values: references, and lists of lines holding more
-        for v in values.values():
-            inner = type(v)
-            if inner is Ref:
-                found.append(v)
-            elif inner is list:
-                for item in v:
-                    if type(item) is dict:   # a line: walked here rather than in a call of its own
-                        for w in item.values():
-                            if type(w) is Ref:
-                                found.append(w)
-                            elif type(w) not in PLAIN_JSON_TYPES:
-                                _gather_refs(w, found)
-                    elif type(item) is Ref:
-                        found.append(item)
-                    elif type(item) not in PLAIN_JSON_TYPES:
-                        _gather_refs(item, found)
-            elif inner not in PLAIN_JSON_TYPES:
-                _gather_refs(v, found)
-    elif kind is list:
-        for v in values:
+    if kind is dict or kind is list:   # the common shapes first
+        for v in (values.values() if kind is dict else values):
             inner = type(v)
             if inner is Ref:
                 found.append(v)

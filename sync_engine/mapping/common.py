@@ -68,13 +68,10 @@ def _new_ref(object_type, remote_id, name):
 
 def _ref(obj, key, object_type, field_name):
     ref = obj.get(key)
-    if type(ref) is dict or isinstance(ref, dict):
+    if isinstance(ref, dict):
         value = ref.get("value")
         if value:
-            name = ref.get("name")
-            if type(value) is str and (name is None or type(name) is str):  # as QBO sends them: shared
-                return _shared_ref(object_type, value, name)
-            return _new_ref(object_type, str(value), name)
+            return _new_ref(object_type, str(value), ref.get("name"))
         if not ref:
             return None
     elif ref is None or ref == "":
