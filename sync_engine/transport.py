@@ -184,6 +184,8 @@ class UrllibSession:
         if params:
             pairs = [(k, v) for k, v in (params.items() if hasattr(params, "items") else params) if v is not None]
             if pairs:
+                # the query goes before any fragment, which is never sent (as requests does)
+                url = url.partition("#")[0]
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs, doseq=True)
         body = None
         if data is not None and data != {}:

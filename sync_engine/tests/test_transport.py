@@ -101,6 +101,12 @@ def test_a_long_filtered_list_and_odd_paths_arrive_as_requests_sends_them(server
     assert session.get(server + "/v3/a b/c?x=1", params={"y": "2"}, timeout=5).json()["path"] == \
         "/v3/a%20b/c?x=1&y=2"
     assert session.get(server, timeout=5).json()["path"] == "/"
+    # a fragment is not sent, and the parameters still are
+    with requests.Session() as reference:
+        theirs = reference.get(server + "/v3/a?x=1#top", params={"y": "2"}, timeout=5).json()["path"]
+    assert session.get(server + "/v3/a?x=1#top", params={"y": "2"}, timeout=5).json()["path"] == theirs == \
+        "/v3/a?x=1&y=2"
+    assert session.get(server + "/v3/a#top", timeout=5).json()["path"] == "/v3/a"
     with pytest.raises(requests.exceptions.InvalidURL):
         session.get("/v3/bills", timeout=5)
 
