@@ -566,7 +566,11 @@ def _story(self):
             first = seen.setdefault(cause, n)
             print(f"[{n}] " + (cause if first == n else f"as [{first}]"))
     met = sum(1 for row in rows if row[-1] == "met")
-    print(f"story: {met} of {len(rows)} figures meet their target; measured runs: "
+    # a figure this run could not give (memory in --small) is neither met nor missed
+    unmeasured = sum(1 for row in rows if row[-1] == "not measured")
+    judged = len(rows) - unmeasured
+    print(f"story: {met} of {judged} figures meet their target"
+          + (f" ({unmeasured} not measured here)" if unmeasured else "") + "; measured runs: "
           + ", ".join(m.label for m in measured) + ".")
 
 
