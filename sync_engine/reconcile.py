@@ -36,6 +36,7 @@ from .mapping import CREDIT_APPLICATION, DOCUMENT_TYPES, ENTITIES, PAYMENT_TYPES
 from .billcom.client import MAX_PAGE as BILLCOM_PAGE
 from .qbo.client import MAX_PAGE as QBO_PAGE, quote
 from .records import CENT, MappingError
+from .store import in_list
 
 QBO_ID_CHUNK = 200        # ids per "where Id in (...)" select
 BILLCOM_ID_CHUNK = 50     # ids per Bill.com "id:in:" filter (one page of at most 100)
@@ -281,8 +282,7 @@ class _Spill:
             return found
         ids = list(ids)
         for start in range(0, len(ids), SPILL_LOOKUP):
-            chunk = ids[start:start + SPILL_LOOKUP]
-            marks = ",".join("?" * len(chunk))
+            marks, chunk = in_list(ids[start:start + SPILL_LOOKUP])
             rows = self._db.execute(f"SELECT id, twin FROM twins WHERE side = ? AND id IN ({marks})", (side, *chunk))
             found.update((rid, _Twin.from_row(side, text)) for rid, text in rows)
         return found

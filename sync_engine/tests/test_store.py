@@ -51,6 +51,38 @@ def test_a_type_of_links_is_walked_a_page_at_a_time_each_link_once(store):
     assert list(store.link_pages("invoice", size=3)) == []
 
 
+def _malloc_in_use():
+    """Bytes the C allocator's main arena has handed out (glibc's mallinfo2), or None."""
+    import ctypes
+    import ctypes.util
+
+    class _Info(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallinfo2.restype = _Info
+    except (OSError, AttributeError, TypeError):
+        return None
+    return libc.mallinfo2().uordblks
+
+
+def test_link_look_ups_of_every_length_find_their_links_and_hold_no_memory_for_it(store):
+    # a long run asks for the links of pages of every size up to 500 ids; the
+    # store once kept a prepared statement per length (about 100 KB each, up to 128)
+    store.save_links([Link("bill", str(i), f"00n{i:05d}") for i in range(600)])
+    before = _malloc_in_use()
+    if before is None:
+        pytest.skip("glibc's mallinfo2 is not available here: the memory cannot be read")
+    for n in range(373, 501):
+        ids = [str(i) for i in range(n)] + ["not-synced"]
+        found = store.find_links("bill", "qbo", ids)
+        assert sorted(int(l.qbo_id) for l in found) == list(range(n))
+        assert [l.qbo_id for l in store.find_links("bill", "billcom", [f"00n{n:05d}"])] == [str(n)]
+    held = (_malloc_in_use() - before) / 2 ** 20
+    assert held < 3, f"{held:.1f} MB held after look-ups of 128 lengths"
+
+
 def test_cursors_and_retries(store):
     store.set_cursors({"qbo": "100", "billcom": "200"})
     store.set_cursors({"qbo": "150"})
