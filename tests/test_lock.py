@@ -169,9 +169,28 @@ class TestParallelClaims(TransactionCase):
         session.commit()
         self.assertFalse(run._worker_died(), "alive: its worker holds the connection")
         self.assertTrue(run._holds_connection())
+        backend = session.get_backend_pid()
         session.close()  # the worker's process is gone: its database session ends
+        self._wait_until_ended(backend)
         self.assertTrue(run._worker_died(), "recognised at once, not after a timeout")
         self.assertFalse(run._holds_connection(), "a person can start a sync right away")
+
+    def _wait_until_ended(self, backend, seconds=5.0):
+        """PostgreSQL ends a session's backend (and frees its locks) a moment after
+        the client hangs up, later on a busy machine; wait for that, not for us."""
+        watcher = psycopg2.connect(**sql_db.connection_info_for(get_db_name())[1])
+        watcher.autocommit = True   # each look a fresh view of pg_stat_activity
+        try:
+            deadline = time.monotonic() + seconds
+            with watcher.cursor() as cr:
+                while time.monotonic() < deadline:
+                    cr.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend])
+                    if not cr.fetchone():
+                        return
+                    time.sleep(0.01)
+            self.fail(f"PostgreSQL did not end backend {backend} within {seconds} s")
+        finally:
+            watcher.close()
 
     # The rate windows and the token refresh live in PostgreSQL, shared by
     # every worker: seen here from separate database sessions.
