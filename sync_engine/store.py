@@ -243,12 +243,12 @@ def _pid_alive(pid):
 
 
 def in_list(values):
-    """``"?,?,…"`` and ``values`` padded to the next power of two by repeating
-    the last (a value twice in an IN list matches its row once). SQLite
-    prepares a statement for each distinct text and Python's sqlite3 keeps the
-    last 128 prepared for the connection's life: IN lists of every length a
-    large run meets held up to 128 statements of up to 500 values, about
-    100 KB each. Padded, ten lengths serve every look-up."""
+    """``"?,?,…"`` and ``values`` (at least one) padded to the next power of
+    two by repeating the last (a value twice in an IN list matches its row
+    once). SQLite prepares a statement for each distinct text and Python's
+    sqlite3 keeps the last 128 prepared for the connection's life: IN lists
+    of every length a large run meets held up to 128 statements of up to 500
+    values, about 100 KB each. Padded, ten lengths serve every look-up."""
     values = list(values)
     size = 1 << (len(values) - 1).bit_length()
     return ",".join("?" * size), values + values[-1:] * (size - len(values))
