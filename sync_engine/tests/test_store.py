@@ -54,13 +54,12 @@ def test_a_type_of_links_is_walked_a_page_at_a_time_each_link_once(store):
 def _malloc_in_use():
     """Bytes the C allocator's main arena has handed out (glibc's mallinfo2), or None."""
     import ctypes
-    import ctypes.util
 
     class _Info(ctypes.Structure):
         _fields_ = [(name, ctypes.c_size_t) for name in
                     "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    try:   # the C library as sync_engine.memory finds malloc_trim
+        libc = ctypes.CDLL(None)
         libc.mallinfo2.restype = _Info
     except (OSError, AttributeError, TypeError):
         return None
